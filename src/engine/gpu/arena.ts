@@ -1,0 +1,187 @@
+// The buffer arena: the only place in the engine that calls `device.createBuffer`.
+// Every buffer carries a ledger category; scratch buffers are pooled by size class and
+// reused across steps; disposing an arena destroys everything it made, so a run that is
+// disposed leaves the ledger where it found it.
+
+import { GpuOutOfMemoryError, GpuValidationError } from './errors.ts';
+import type { LedgerCategory, MemoryLedger } from './ledger.ts';
+import { BufferUsage } from './usage.ts';
+
+export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const READBACK_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
+
+/** A GPU buffer owned by an arena. `size` is the byte size asked for, rounded up to 4. */
+export interface GpuBuf {
+  readonly buffer: GPUBuffer;
+  readonly size: number;
+  readonly category: LedgerCategory;
+  readonly label: string;
+  /** Destroy the buffer (or return it to its pool) and take it off the ledger. Idempotent. */
+  release(): void;
+}
+
+interface Owned {
+  buffer: GPUBuffer;
+  bytes: number;
+  category: LedgerCategory;
+}
+
+/** Pool size classes: powers of two from 256 B, so a pooled buffer wastes at most half. */
+export function sizeClass(bytes: number): number {
+  let c = 256;
+  while (c < bytes) c *= 2;
+  return c;
+}
+
+export class Arena {
+  private readonly owned = new Set<Owned>();
+  /** Free pooled buffers by `${usage}:${sizeClass}`. Pooled buffers stay on the ledger. */
+  private readonly pool = new Map<string, Owned[]>();
+  private disposed = false;
+  private readonly children = new Set<Arena>();
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly ledger: MemoryLedger,
+    private readonly parent?: Arena,
+  ) {}
+
+  /** A child arena on the same device and ledger, for one run: `dispose()` frees all it made. */
+  child(): Arena {
+    this.assertLive();
+    const c = new Arena(this.device, this.ledger, this);
+    this.children.add(c);
+    return c;
+  }
+
+  /** Allocate a buffer of `bytes` (rounded up to a multiple of 4) under `category`. */
+  async alloc(category: LedgerCategory, bytes: number, label: string, usage: number = STORAGE_USAGE): Promise<GpuBuf> {
+    const owned = await this.create(category, Math.max(4, align4(bytes)), label, usage);
+    return this.handle(owned, align4(bytes), label, () => this.destroy(owned));
+  }
+
+  /** A pooled scratch buffer of at least `bytes`. `release()` returns it to the pool. */
+  async scratch(bytes: number, label: string, usage: number = STORAGE_USAGE): Promise<GpuBuf> {
+    const size = sizeClass(bytes);
+    const key = `${usage}:${size}`;
+    const free = this.pool.get(key);
+    const owned = free?.pop() ?? (await this.create('scratch', size, `scratch/${size}`, usage));
+    return this.handle(owned, align4(bytes), label, () => {
+      if (!this.owned.has(owned)) return;
+      let list = this.pool.get(key);
+      if (!list) this.pool.set(key, (list = []));
+      list.push(owned);
+    });
+  }
+
+  /** A pooled buffer the host can map for reading (copy destination). */
+  readback(bytes: number): Promise<GpuBuf> {
+    return this.scratch(bytes, 'readback', READBACK_USAGE);
+  }
+
+  /** Destroy pooled buffers that nobody holds. */
+  trim(): void {
+    for (const list of this.pool.values()) for (const o of list.splice(0)) this.destroy(o);
+  }
+
+  /** Destroy every buffer this arena (and its children) made; the ledger drops them all. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const c of [...this.children]) c.dispose();
+    for (const o of [...this.owned]) this.destroy(o);
+    this.pool.clear();
+    this.disposed = true;
+    this.parent?.children.delete(this);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Number of live GPU buffers owned (pooled ones included); tests use it to find leaks. */
+  get bufferCount(): number {
+    let n = this.owned.size;
+    for (const c of this.children) n += c.bufferCount;
+    return n;
+  }
+
+  private async create(category: LedgerCategory, bytes: number, label: string, usage: number): Promise<Owned> {
+    this.assertLive();
+    const limits = this.device.limits;
+    if (bytes > limits.maxBufferSize) {
+      throw new GpuOutOfMemoryError(
+        `Cannot allocate ${label} (${category}): ${fmtBytes(bytes)} is over this GPU's largest buffer ` +
+          `(maxBufferSize ${fmtBytes(limits.maxBufferSize)}). Use a smaller model, sequence length or batch, or a quantized base.`,
+        bytes,
+        category,
+      );
+    }
+    if ((usage & BufferUsage.STORAGE) !== 0 && bytes > limits.maxStorageBufferBindingSize) {
+      throw new GpuOutOfMemoryError(
+        `Cannot allocate ${label} (${category}): ${fmtBytes(bytes)} is over this GPU's largest storage binding ` +
+          `(maxStorageBufferBindingSize ${fmtBytes(limits.maxStorageBufferBindingSize)}). ` +
+          `Use a smaller sequence length or batch, or a quantized base.`,
+        bytes,
+        category,
+      );
+    }
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    const buffer = this.device.createBuffer({ size: bytes, usage, label });
+    const validation = await this.device.popErrorScope();
+    const oom = await this.device.popErrorScope();
+    if (oom) {
+      buffer.destroy();
+      throw new GpuOutOfMemoryError(
+        `The GPU ran out of memory allocating ${label} (${category}, ${fmtBytes(bytes)}); ` +
+          `${fmtBytes(this.ledger.snapshot().totalLive)} already live. Free other runs, or lower batch, sequence length or rank.`,
+        bytes,
+        category,
+      );
+    }
+    if (validation) {
+      buffer.destroy();
+      throw new GpuValidationError(`Allocating ${label} (${category}, ${fmtBytes(bytes)}) failed: ${validation.message}`);
+    }
+    const owned: Owned = { buffer, bytes, category };
+    this.owned.add(owned);
+    this.ledger.add(category, bytes);
+    return owned;
+  }
+
+  private destroy(o: Owned): void {
+    if (!this.owned.delete(o)) return;
+    o.buffer.destroy();
+    this.ledger.remove(o.category, o.bytes);
+  }
+
+  private handle(o: Owned, size: number, label: string, onRelease: () => void): GpuBuf {
+    let released = false;
+    return {
+      buffer: o.buffer,
+      size,
+      category: o.category,
+      label,
+      release: () => {
+        if (released) return;
+        released = true;
+        onRelease();
+      },
+    };
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('arena used after dispose()');
+  }
+}
+
+function align4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -1,0 +1,13 @@
+// Plain-loop references for elementwise.ts: they define what the kernels compute.
+
+export function axpbyRef(x: ArrayLike<number>, y: ArrayLike<number>, alpha: number, beta: number): Float64Array {
+  const out = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = alpha * x[i] + (beta !== 0 ? beta * y[i] : 0);
+  return out;
+}
+
+export function mulRef(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = x[i] * y[i];
+  return out;
+}

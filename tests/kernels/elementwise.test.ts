@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { axpby, fill, mul, scale } from '../../src/engine/kernels/elementwise.ts';
+import { axpbyRef, mulRef } from '../../src/engine/kernels/elementwise.ref.ts';
+import { expectClose, randn, testGpu, upload } from '../helpers/gpu.ts';
+
+describe('elementwise', () => {
+  // Exact in f32 up to one rounding: atol 1e-6, rtol 1e-6.
+  for (const n of [1, 257, 1000]) {
+    it(`axpby / mul / scale / fill at n=${n}`, async () => {
+      const gpu = await testGpu();
+      const x = randn(n, 1);
+      const y = randn(n, 2);
+      const bx = await upload(gpu, x);
+      const by = await upload(gpu, y);
+      axpby(gpu, bx, by, n, 0.5, -2);
+      expectClose(await gpu.readF32(by), axpbyRef(x, y, 0.5, -2), 1e-6, 1e-6, 'axpby');
+      const y2 = axpbyRef(x, y, 0.5, -2);
+      mul(gpu, bx, by, n);
+      expectClose(await gpu.readF32(by), mulRef(x, y2), 1e-6, 1e-6, 'mul');
+      scale(gpu, by, n, 0);
+      fill(gpu, bx, n, 3.5);
+      expect([...(await gpu.readF32(by))].every((v) => v === 0)).toBe(true);
+      expect([...(await gpu.readF32(bx))].every((v) => v === 3.5)).toBe(true);
+      bx.release();
+      by.release();
+    });
+  }
+
+  it('axpby with beta = 0 ignores NaN in y', async () => {
+    const gpu = await testGpu();
+    const x = randn(33, 3);
+    const bx = await upload(gpu, x);
+    const by = await upload(gpu, new Float32Array(33).fill(NaN));
+    axpby(gpu, bx, by, 33, 2, 0);
+    expectClose(await gpu.readF32(by), axpbyRef(x, x, 2, 0), 1e-6, 1e-6, 'axpby beta=0');
+  });
+
+  it('folds big grids into two dimensions', async () => {
+    const gpu = await testGpu();
+    const n = 65535 * 256 + 1000; // one dimension of workgroups is not enough
+    const by = await gpu.arena.alloc('scratch', n * 4, 'big');
+    fill(gpu, by, n, 1.25);
+    const tail = new Float32Array(await gpu.read(by, 4000, (n - 1000) * 4));
+    expect([...tail].every((v) => v === 1.25)).toBe(true);
+    by.release();
+  });
+});
