@@ -57,9 +57,9 @@ export class KernelRegistry {
     const key = `${spec.shader}:${spec.entry}:${JSON.stringify(Object.entries(overrides).sort())}:${spec.bindings.join(',')}`;
     let p = this.pipelines.get(key);
     if (p) return p;
+    this.device.pushErrorScope('validation');
     const module = this.module(spec.shader);
     const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(spec.bindings)] });
-    this.device.pushErrorScope('validation');
     p = this.device.createComputePipeline({
       label: `${spec.shader}.${spec.entry}`,
       layout,
