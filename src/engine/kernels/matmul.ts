@@ -1,0 +1,95 @@
+// Batched f32 matmul (shaders/matmul.wgsl) in the three layouts of a linear layer:
+//   'NT'  Y  = X · Wᵀ   a = X (M, K), b = W (N, K), c = Y (M, N)
+//   'NN'  dX = dY · W   a = dY (M, K), b = W (K, N), c = dX (M, N)      [K = out, N = in]
+//   'TN'  dW = dYᵀ · X  a = dY (K, M), b = X (K, N), c = dW (M, N)      [K = rows]
+// M, N are C's dimensions, K the inner one. Two variants, 'reg' (barrier-free register
+// tiling) and 'tiled' (workgroup memory); `tuneMatmul` measures them per adapter and
+// `matmul` then uses the choice unless a variant is given.
+
+import type { GpuBuf } from '../gpu/arena.ts';
+import type { AutotuneResult, Autotuner } from '../gpu/autotune.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { f32 } from '../gpu/params.ts';
+import type { KernelSpec } from '../gpu/registry.ts';
+
+export type MatmulLayout = 'NT' | 'NN' | 'TN';
+export const MATMUL_VARIANTS = ['reg', 'tiled'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+export interface MatmulShape {
+  layout: MatmulLayout;
+  M: number;
+  N: number;
+  K: number;
+  /** Number of independent products (default 1). */
+  batch?: number;
+  /** Elements between consecutive batches of a / b / c; 0 broadcasts. Defaults: dense. */
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  /** c = alpha · op(a)·op(b) + beta · c (defaults 1 and 0; beta 0 never reads c). */
+  alpha?: number;
+  beta?: number;
+}
+
+const SPEC: Record<MatmulVariant, KernelSpec> = {
+  reg: { shader: 'matmul', entry: 'reg', bindings: ['read', 'read', 'rw'] },
+  tiled: { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'rw'] },
+};
+const REG_WG = 8; // WG_X = WG_Y default in the shader: 32x32 outputs per workgroup
+const TILE = 64;
+
+/** The autotuned variant per device (set by `tuneMatmul`). */
+const chosen = new WeakMap<GPUDevice, MatmulVariant>();
+
+/** c = alpha · op(a)·op(b) + beta · c, batched. Shapes as in the module comment. */
+export function matmul(gpu: Gpu, a: GpuBuf, b: GpuBuf, c: GpuBuf, s: MatmulShape, variant?: MatmulVariant): void {
+  const { M, N, K } = s;
+  const batch = s.batch ?? 1;
+  const strideA = s.strideA ?? M * K;
+  const strideB = s.strideB ?? K * N;
+  const strideC = s.strideC ?? M * N;
+  const need = (buf: GpuBuf, stride: number, size: number, what: string) => {
+    const elems = (batch - 1) * stride + size;
+    if (elems * 4 > buf.size) throw new RangeError(`matmul ${s.layout} ${M}x${N}x${K}: ${what} needs ${elems} floats, ${buf.label} has ${buf.size / 4}`);
+  };
+  need(a, strideA, M * K, 'a');
+  need(b, strideB, K * N, 'b');
+  need(c, strideC, M * N, 'c');
+  if (M === 0 || N === 0) return;
+  const v = variant ?? chosen.get(gpu.device) ?? 'reg';
+  const overrides = { TRANS_A: s.layout === 'TN' ? 1 : 0, TRANS_B: s.layout === 'NT' ? 1 : 0 };
+  const per = v === 'reg' ? 4 * REG_WG : TILE;
+  gpu.dispatch(SPEC[v], {
+    params: [M, N, K, strideA, strideB, strideC, f32(s.alpha ?? 1), f32(s.beta ?? 0)],
+    buffers: [a, b, c],
+    grid: [Math.ceil(N / per), Math.ceil(M / per), batch],
+    overrides,
+  });
+}
+
+/**
+ * Measure both variants on a representative linear-layer shape (all three layouts in one
+ * run) and make the fastest the default for this device. Cached per adapter by `tuner`.
+ */
+export async function tuneMatmul(gpu: Gpu, tuner: Autotuner, size = 256): Promise<AutotuneResult<MatmulVariant>> {
+  const n = size * size;
+  const arena = gpu.arena.child();
+  try {
+    const x = await arena.alloc('scratch', n * 4, 'tune-x');
+    const w = await arena.alloc('scratch', n * 4, 'tune-w');
+    const y = await arena.alloc('scratch', n * 4, 'tune-y');
+    const run = (v: MatmulVariant) => {
+      for (const layout of ['NT', 'NN', 'TN'] as const) matmul(gpu, x, w, y, { layout, M: size, N: size, K: size }, v);
+    };
+    const r = await tuner.pick('matmul', `${size}^3`, MATMUL_VARIANTS, run);
+    chosen.set(gpu.device, r.chosen);
+    return r;
+  } finally {
+    arena.dispose();
+  }
+}
+
+export function chosenMatmulVariant(gpu: Gpu): MatmulVariant | undefined {
+  return chosen.get(gpu.device);
+}
