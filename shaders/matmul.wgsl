@@ -7,17 +7,16 @@
 //   Linear layers use: Y = X·Wᵀ  (NT: TRANS_B), dX = dY·W (NN), dW = dYᵀ·X (TN: TRANS_A).
 //
 // Bindings: 0 Params, 1 A (read), 2 B (read), 3 C (rw)
-// Grid: (ceil(N / TN_WG), ceil(M / TM_WG), batch) where a workgroup covers
-//   TM_WG = 4 * WG_Y rows and TN_WG = 4 * WG_X columns; each thread owns a 4x4 tile of C.
-//
 // Variants (entry points):
-//   reg    barrier-free register tiling: each thread walks K four at a time, loading a 4x4
-//          block of op(A) and of op(B) into mat4x4 registers and accumulating their
-//          product (64 FMAs per 8 vec4 loads). No workgroup memory, so no barriers, which
-//          is what SwiftShader (CPU) wants: it turns every barrier into coroutine switches.
-//   tiled  workgroup-memory tiling for real GPUs: the workgroup stages a (TM_WG x 16)
-//          slice of op(A) and a (16 x TN_WG) slice of op(B) in shared memory per K step,
-//          then every thread accumulates its 4x4 tile from there.
+//   reg    barrier-free register tiling. Each thread owns an 8x8 tile of C as four mat4x4
+//          accumulators and walks K four at a time, loading two 4x4 blocks of op(A) and
+//          two of op(B) (64 loads for 256 FMAs). No workgroup memory, so no barriers, which
+//          is what SwiftShader (CPU) wants: it turns every barrier into coroutine switches,
+//          and its per-lane loads, not arithmetic, bound the speed.
+//          Grid: (ceil(N / (8 WG_X)), ceil(M / (8 WG_Y)), batch).
+//   tiled  workgroup-memory tiling for real GPUs: 16x16 threads stage a (64 x 16) slice of
+//          op(A) and a (16 x 64) slice of op(B) in shared memory per K step, then each
+//          thread accumulates a 4x4 tile of the 64x64 C tile. Grid: (ceil(N/64), ceil(M/64), batch).
 // Tiles entirely inside C take an unchecked fast path; edge tiles load with bounds checks.
 
 override TRANS_A: bool = false;
@@ -127,29 +126,6 @@ fn store(c0: u32, m: u32, n: u32, acc: mat4x4<f32>) {
   }
 }
 
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn reg(@builtin(global_invocation_id) gid: vec3u) {
-  let n = gid.x * 4u;
-  let m = gid.y * 4u;
-  let b = gid.z;
-  if (m >= p.M || n >= p.N) { return; }
-  let a0 = b * p.strideA;
-  let b0 = b * p.strideB;
-  var acc = mat4x4<f32>();
-  let k4 = p.K & ~3u;
-  if (m + 4u <= p.M && n + 4u <= p.N) {
-    for (var k = 0u; k < k4; k += 4u) {
-      acc += blockA(a0, m, k) * blockB(b0, k, n);
-    }
-    if (k4 < p.K) { acc += blockAc(a0, m, k4) * blockBc(b0, k4, n); }
-  } else {
-    for (var k = 0u; k < p.K; k += 4u) {
-      acc += blockAc(a0, m, k) * blockBc(b0, k, n);
-    }
-  }
-  store(b * p.strideC, m, n, acc);
-}
-
 // ---- tiled: workgroup-memory staging -------------------------------------------------
 // Fixed 16x16 threads, 64x64 C tile per workgroup, K step 16.
 const TT = 16u;   // threads per side
@@ -190,4 +166,49 @@ fn tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
   store(b * p.strideC, mT + lid.y * 4u, nT + lid.x * 4u, acc);
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn reg(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x * 8u;
+  let m = gid.y * 8u;
+  let b = gid.z;
+  if (m >= p.M || n >= p.N) { return; }
+  let a0 = b * p.strideA;
+  let b0 = b * p.strideB;
+  var c00 = mat4x4<f32>();
+  var c01 = mat4x4<f32>();
+  var c10 = mat4x4<f32>();
+  var c11 = mat4x4<f32>();
+  let k4 = p.K & ~3u;
+  var k0 = 0u;  // where the bounds-checked loop starts
+  if (m + 8u <= p.M && n + 8u <= p.N) {
+    for (var k = 0u; k < k4; k += 4u) {
+      let a0b = blockA(a0, m, k);
+      let a1b = blockA(a0, m + 4u, k);
+      let b0b = blockB(b0, k, n);
+      let b1b = blockB(b0, k, n + 4u);
+      c00 += a0b * b0b;
+      c01 += a0b * b1b;
+      c10 += a1b * b0b;
+      c11 += a1b * b1b;
+    }
+    k0 = k4;
+  }
+  {
+    for (var k = k0; k < p.K; k += 4u) {
+      let a0b = blockAc(a0, m, k);
+      let a1b = blockAc(a0, m + 4u, k);
+      let b0b = blockBc(b0, k, n);
+      let b1b = blockBc(b0, k, n + 4u);
+      c00 += a0b * b0b;
+      c01 += a0b * b1b;
+      c10 += a1b * b0b;
+      c11 += a1b * b1b;
+    }
+  }
+  store(b * p.strideC, m, n, c00);
+  store(b * p.strideC, m, n + 4u, c01);
+  store(b * p.strideC, m + 4u, n, c10);
+  store(b * p.strideC, m + 4u, n + 4u, c11);
 }

@@ -36,8 +36,9 @@ const SPEC: Record<MatmulVariant, KernelSpec> = {
   reg: { shader: 'matmul', entry: 'reg', bindings: ['read', 'read', 'rw'] },
   tiled: { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'rw'] },
 };
-const REG_WG = 8; // WG_X = WG_Y default in the shader: 32x32 outputs per workgroup
-const TILE = 64;
+/** Both variants cover a 64x64 tile of C per workgroup (reg: 8x8 threads of 8x8 outputs;
+ *  tiled: 16x16 threads of 4x4). */
+const C_TILE = 64;
 
 /** The autotuned variant per device (set by `tuneMatmul`). */
 const chosen = new WeakMap<GPUDevice, MatmulVariant>();
@@ -59,11 +60,10 @@ export function matmul(gpu: Gpu, a: GpuBuf, b: GpuBuf, c: GpuBuf, s: MatmulShape
   if (M === 0 || N === 0) return;
   const v = variant ?? chosen.get(gpu.device) ?? 'reg';
   const overrides = { TRANS_A: s.layout === 'TN' ? 1 : 0, TRANS_B: s.layout === 'NT' ? 1 : 0 };
-  const per = v === 'reg' ? 4 * REG_WG : TILE;
   gpu.dispatch(SPEC[v], {
     params: [M, N, K, strideA, strideB, strideC, f32(s.alpha ?? 1), f32(s.beta ?? 0)],
     buffers: [a, b, c],
-    grid: [Math.ceil(N / per), Math.ceil(M / per), batch],
+    grid: [Math.ceil(N / C_TILE), Math.ceil(M / C_TILE), batch],
     overrides,
   });
 }
