@@ -112,10 +112,11 @@ export function parseModelConfig(input: string | Json, file = 'config.json'): Mo
     }
   } else cfg = input;
   const archs = cfg.architectures;
-  const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : undefined;
-  if (!arch || !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
+  const named: unknown = Array.isArray(archs) ? archs[0] : undefined;
+  const arch = SUPPORTED_ARCHITECTURES.find((a) => a === named);
+  if (!arch) {
     throw new ModelConfigError(
-      `${file}: architecture ${arch ? `"${arch}"` : '(none given in "architectures")'} is not supported; ` +
+      `${file}: architecture ${typeof named === 'string' ? `"${named}"` : '(none given in "architectures")'} is not supported; ` +
         `webtune runs ${SUPPORTED_ARCHITECTURES.join(', ')}`,
     );
   }
