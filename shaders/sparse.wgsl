@@ -1,0 +1,44 @@
+// sparse.wgsl — masked sparse updates (SHiRA-style): only listed entries of a dense weight
+// move; everything else stays bit-identical.
+//
+// Shapes: idx: (k) u32, unique flat indices into W: (n); vals: (k).
+//   gather:      vals[j] = W[idx[j]]
+//   scatter:     W[idx[j]] = vals[j]
+//   scatter_add: W[idx[j]] += alpha · vals[j]
+// Indices are unique (validated on the host by buildIndexList), so threads never collide.
+// Bindings: gather 1 idx, 2 W, 3 vals (rw); scatter, scatter_add 1 idx, 2 vals, 3 W (rw)
+// Grid: 1-D over k, folded past 65535 workgroups.
+
+override WG: u32 = 256;
+
+struct Params {
+  k: u32,
+  alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> idx: array<u32>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+
+fn flat(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let j = flat(gid, nwg);
+  if (j < p.k) { dst[j] = src[idx[j]]; }
+}
+
+@compute @workgroup_size(WG)
+fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let j = flat(gid, nwg);
+  if (j < p.k) { dst[idx[j]] = src[j]; }
+}
+
+@compute @workgroup_size(WG)
+fn scatter_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let j = flat(gid, nwg);
+  if (j < p.k) { dst[idx[j]] += p.alpha * src[j]; }
+}
