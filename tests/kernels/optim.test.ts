@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adamwStep, sgdStep, type AdamWConfig, type SgdConfig } from '../../src/engine/kernels/optim.ts';
-import { adamwRef, sgdRef } from '../../src/engine/kernels/optim.ref.ts';
+import { adamwRef, sgdRef, type AdamState } from '../../src/engine/kernels/optim.ref.ts';
 import { expectClose, randn, testGpu, upload, zeros } from '../helpers/gpu.ts';
 
 // A few f32 update steps: atol 1e-6, rtol 1e-5.
@@ -21,7 +21,7 @@ describe('optimizers', () => {
       const gpu = await testGpu();
       const c: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
       const p0 = randn(n, 1);
-      let s = { p: Float64Array.from(p0), m: new Float64Array(n), v: new Float64Array(n) };
+      let s: AdamState = { p: Float64Array.from(p0), m: new Float64Array(n), v: new Float64Array(n) };
       const [bp, bm, bv, bg] = [await upload(gpu, p0, 'weights'), await zeros(gpu, n), await zeros(gpu, n), await zeros(gpu, n)];
       const clip = await upload(gpu, Float32Array.of(7, 0.25));
       for (let t = 1; t <= 5; t++) {
