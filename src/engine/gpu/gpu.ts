@@ -88,7 +88,7 @@ export class Gpu {
     const gpu = host.gpu();
     if (!gpu) throw new WebGpuUnavailableError(`WebGPU is not available. ${host.missingAdvice}`);
     const adapter = await gpu.requestAdapter({ powerPreference });
-    if (!adapter) throw new WebGpuUnavailableError(`WebGPU is present but no GPU adapter was found. ${host.missingAdvice}`);
+    if (!adapter) throw new WebGpuUnavailableError(`WebGPU is present but offers no GPU adapter. ${host.noAdapterAdvice}`);
     const requiredLimits: Record<string, number> = {};
     for (const k of WANTED_LIMITS) requiredLimits[k] = adapter.limits[k];
     const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));

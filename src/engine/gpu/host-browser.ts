@@ -25,5 +25,9 @@ export function browserHost(): GpuHost {
       'Chrome 121+ on Android, or Safari 26+; on Linux start Chrome with --enable-unsafe-webgpu ' +
       '(and --enable-features=Vulkan), or enable chrome://flags/#enable-unsafe-webgpu. Firefox 141+ has it on Windows. ' +
       'The page must be served over https or from localhost.',
+    noAdapterAdvice:
+      'The browser may have blocklisted this GPU or its driver, or hardware acceleration is off. Check chrome://gpu ' +
+      '(WebGPU should say "Hardware accelerated"), turn on "Use graphics acceleration when available" in the settings, ' +
+      'update the GPU driver, or on Linux start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan.',
   };
 }

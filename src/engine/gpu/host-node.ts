@@ -29,6 +29,9 @@ export function nodeHost(): GpuHost {
     missingAdvice:
       'Dawn found no adapter. On a machine without a GPU install Debian\'s chromium and libvulkan1 ' +
       `(apt-get install chromium libvulkan1) and set VK_ICD_FILENAMES=${SWIFTSHADER_ICD}.`,
+    get noAdapterAdvice() {
+      return this.missingAdvice;
+    },
   };
 }
 

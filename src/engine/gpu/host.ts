@@ -9,4 +9,6 @@ export interface GpuHost {
   loadShader(name: string): string;
   /** Where a person can get WebGPU when `gpu()` is missing: one or two plain sentences. */
   readonly missingAdvice: string;
+  /** What to try when WebGPU exists but offers no adapter. */
+  readonly noAdapterAdvice: string;
 }

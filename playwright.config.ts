@@ -1,0 +1,35 @@
+import { defineConfig } from '@playwright/test';
+
+// Debian's chromium (never a downloaded browser): WebGPU on SwiftShader where there is no
+// GPU. The app is built and served from http://localhost (navigator.gpu needs a secure context).
+const base = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export default defineConfig({
+  testDir: 'e2e',
+  timeout: 120_000,
+  expect: { timeout: 60_000 },
+  fullyParallel: false,
+  workers: 1,
+  reporter: [['list']],
+  outputDir: 'test-results',
+  use: { baseURL: 'http://localhost:4173', viewport: { width: 1280, height: 800 } },
+  webServer: {
+    command: 'npm run build && npm run preview',
+    url: 'http://localhost:4173',
+    reuseExistingServer: !process.env.CI,
+    timeout: 180_000,
+  },
+  projects: [
+    {
+      name: 'webgpu',
+      testIgnore: /no-webgpu/,
+      use: { launchOptions: { executablePath, args: [...base, '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] } },
+    },
+    {
+      name: 'no-webgpu',
+      testMatch: /no-webgpu/,
+      use: { launchOptions: { executablePath, args: [...base, '--disable-features=WebGPU'] } },
+    },
+  ],
+});

@@ -1,0 +1,56 @@
+import { useEffect } from 'react';
+import { GpuPanel } from './GpuPanel.tsx';
+import { LedgerTable } from './LedgerTable.tsx';
+import { SelfTest } from './SelfTest.tsx';
+import { useStore } from './store/index.ts';
+
+export function App() {
+  const status = useStore((s) => s.gpuStatus);
+  const probe = useStore((s) => s.probe);
+  useEffect(() => {
+    void probe();
+  }, [probe]);
+
+  return (
+    <div className="app">
+      <header className="top">
+        <h1>webtune</h1>
+        <p className="tagline">
+          A fine-tuning studio that runs on your own GPU in this browser tab, through WebGPU. Models, data and
+          adapters stay on this machine: nothing is uploaded.
+        </p>
+      </header>
+      <main>
+        {status === 'idle' || status === 'probing' ? (
+          <section className="panel" aria-busy="true">
+            <h2>Looking for a GPU…</h2>
+          </section>
+        ) : status === 'ready' ? (
+          <>
+            <GpuPanel />
+            <SelfTest />
+            <LedgerTable />
+          </>
+        ) : (
+          <Unavailable />
+        )}
+      </main>
+    </div>
+  );
+}
+
+function Unavailable() {
+  const status = useStore((s) => s.gpuStatus);
+  const error = useStore((s) => s.gpuError);
+  const probe = useStore((s) => s.probe);
+  return (
+    <section className="panel problem" role="alert" data-testid="gpu-unavailable">
+      <h2>{status === 'unavailable' ? 'WebGPU is not available in this browser' : 'The GPU could not be used'}</h2>
+      <p className="advice">{error?.message ?? 'No details were given.'}</p>
+      {error && <p className="muted">({error.name})</p>}
+      <button type="button" onClick={() => void probe()}>
+        Try again
+      </button>
+    </section>
+  );
+}

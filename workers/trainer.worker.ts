@@ -1,0 +1,67 @@
+// The engine behind a comlink API (src/engine/api.ts). One device per worker; later issues
+// add model loading, training runs and export here, queued on that device.
+
+import { expose } from 'comlink';
+import { errorInfo, type EngineApi, type EngineEvent, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
+import { Gpu } from '../src/engine/gpu/gpu.ts';
+import { browserHost } from '../src/engine/gpu/host-browser.ts';
+import { axpby } from '../src/engine/kernels/elementwise.ts';
+import { axpbyRef } from '../src/engine/kernels/elementwise.ref.ts';
+
+let gpu: Promise<Gpu> | undefined;
+const listeners = new Set<(e: EngineEvent) => void>();
+
+function emit(e: EngineEvent): void {
+  for (const l of listeners) l(e);
+}
+
+function device(): Promise<Gpu> {
+  if (!gpu) {
+    gpu = Gpu.create(browserHost()).then((g) => {
+      g.on(emit);
+      g.ledger.subscribe((ledger) => emit({ type: 'ledger', ledger }));
+      return g;
+    });
+    gpu.catch(() => (gpu = undefined)); // a later probe may try again
+  }
+  return gpu;
+}
+
+const api: EngineApi = {
+  async probe(): Promise<ProbeResult> {
+    try {
+      const g = await device();
+      return { ok: true, adapter: g.adapter, ledger: g.ledger.snapshot() };
+    } catch (e) {
+      return { ok: false, error: errorInfo(e) };
+    }
+  },
+
+  async selfTest(): Promise<SelfTestResult> {
+    const g = await device();
+    const n = 4099;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+    const y = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.11));
+    const run = g.arena.child();
+    try {
+      const t0 = performance.now();
+      const bx = await g.upload('scratch', x, 'selftest.x', run);
+      const by = await g.upload('scratch', y, 'selftest.y', run);
+      axpby(g, bx, by, n, 0.75, -1.5);
+      const got = await g.readF32(by);
+      const ms = performance.now() - t0;
+      const ref = axpbyRef(x, y, 0.75, -1.5);
+      let maxAbsError = 0;
+      for (let i = 0; i < n; i++) maxAbsError = Math.max(maxAbsError, Math.abs(got[i] - ref[i]));
+      return { kernel: 'axpby', n, maxAbsError, ms, ledger: g.ledger.snapshot() };
+    } finally {
+      run.dispose();
+    }
+  },
+
+  subscribe(listener) {
+    listeners.add(listener);
+  },
+};
+
+expose(api);
