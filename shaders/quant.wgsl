@@ -7,14 +7,14 @@
 //
 //   quantize:   codes, scales ← W (N, K)            one thread per pair of blocks
 //   dequantize: W (N, K) ← codes, scales            one thread per weight
-//   fwd:        Y (M, N) = X (M, K) · Wᵀ (+ beta·Y) thread: 8 rows of X × 4 rows of W
+//   fwd:        Y (M, N) = X (M, K) · Wᵀ (+ beta·Y) thread: 8 rows of X × 8 rows of W
 //   bwd:        dX (M, K) = dY (M, N) · W (+ beta·dX) thread: 8 rows of dY × one unit of K
 // Barrier-free: each thread decodes a unit of W once and reuses it for 8 rows.
 // FORMAT override: 0 q8, 1 q4, 2 nf4.
 // Bindings: quantize 1 W, 2 codes (rw), 3 scales (rw); dequantize 1 codes, 2 scales, 3 W (rw)
 //           fwd 1 codes, 2 scales, 3 X, 4 Y (rw); bwd 1 codes, 2 scales, 3 dY, 4 dX (rw)
 // Grid: quantize 1-D over ceil(N·KB / 2); dequantize 1-D over N·K (folded past 65535);
-//       fwd (ceil(N / (4 WG_X)), ceil(M / (8 WG_Y))); bwd (ceil(K / (8 WG_X)), ceil(M / (8 WG_Y))).
+//       fwd (ceil(N / (8 WG_X)), ceil(M / (8 WG_Y))); bwd (ceil(K / (8 WG_X)), ceil(M / (8 WG_Y))).
 
 override FORMAT: u32 = 1u;
 override WG: u32 = 64;
@@ -26,6 +26,7 @@ struct Params {
   N: u32,
   K: u32,
   beta: f32,
+  KB: u32,  // ceil(K / 32), from the host: an integer division per use is costly on CPUs
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,7 +45,7 @@ var<private> NF4: array<f32, 16> = array<f32, 16>(
   0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0);
 
 fn wpb() -> u32 { return select(4u, 8u, FORMAT == 0u); }
-fn kb() -> u32 { return (p.K + 31u) / 32u; }
+fn kb() -> u32 { return p.KB; }
 
 fn scale(n: u32, b: u32) -> f32 {
   let s = n * kb() + b;
@@ -59,20 +60,28 @@ fn nib(w: u32, j: u32) -> f32 {
 
 // Weights 8u .. 8u+7 of row n, decoded and scaled: columns 0 and 1 hold 4 each.
 fn unit(n: u32, u: u32) -> mat2x4<f32> {
+  return unit_raw(n, u) * scale(n, u / 4u);
+}
+
+// The same without the block scale (codes as values: int8, q4 level, or NF4 value).
+fn unit_raw(n: u32, u: u32) -> mat2x4<f32> {
   let b = u / 4u;
   let base = (n * kb() + b) * wpb();
-  let d = scale(n, b);
   if (FORMAT == 0u) {
     let w0 = bitcast<i32>(codes[base + 2u * (u % 4u)]);
     let w1 = bitcast<i32>(codes[base + 2u * (u % 4u) + 1u]);
     return mat2x4<f32>(
-      vec4f(f32(extractBits(w0, 0u, 8u)), f32(extractBits(w0, 8u, 8u)), f32(extractBits(w0, 16u, 8u)), f32(extractBits(w0, 24u, 8u))) * d,
-      vec4f(f32(extractBits(w1, 0u, 8u)), f32(extractBits(w1, 8u, 8u)), f32(extractBits(w1, 16u, 8u)), f32(extractBits(w1, 24u, 8u))) * d);
+      vec4f(f32(extractBits(w0, 0u, 8u)), f32(extractBits(w0, 8u, 8u)), f32(extractBits(w0, 16u, 8u)), f32(extractBits(w0, 24u, 8u))),
+      vec4f(f32(extractBits(w1, 0u, 8u)), f32(extractBits(w1, 8u, 8u)), f32(extractBits(w1, 16u, 8u)), f32(extractBits(w1, 24u, 8u))));
   }
   let w = codes[base + (u % 4u)];
+  if (FORMAT == 1u) {
+    let sh = vec4u(0u, 4u, 8u, 12u);
+    return mat2x4<f32>(vec4f((vec4u(w) >> sh) & vec4u(15u)) - 8.0, vec4f((vec4u(w >> 16u) >> sh) & vec4u(15u)) - 8.0);
+  }
   return mat2x4<f32>(
-    vec4f(nib(w, 0u), nib(w, 1u), nib(w, 2u), nib(w, 3u)) * d,
-    vec4f(nib(w, 4u), nib(w, 5u), nib(w, 6u), nib(w, 7u)) * d);
+    vec4f(nib(w, 0u), nib(w, 1u), nib(w, 2u), nib(w, 3u)),
+    vec4f(nib(w, 4u), nib(w, 5u), nib(w, 6u), nib(w, 7u)));
 }
 
 // X[m, 8u .. 8u+7], zero past K.
@@ -89,26 +98,43 @@ fn xunit(m: u32, u: u32) -> mat2x4<f32> {
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn fwd(@builtin(global_invocation_id) gid: vec3u) {
-  let n0 = gid.x * 4u;
+  let n0 = gid.x * 8u;
   let m0 = gid.y * 8u;
   if (n0 >= p.N || m0 >= p.M) { return; }
-  var acc: array<vec4f, 8>;  // acc[i][c] = Y[m0 + i, n0 + c]
+  var acc: array<vec4f, 16>;  // acc[2i + h][c] = Y[m0 + i, n0 + 4h + c]
   let units = (p.K + 7u) / 8u;
-  let nn = min(4u, p.N - n0);
+  let nn = min(8u, p.N - n0);
   let mm = min(8u, p.M - m0);
-  for (var u = 0u; u < units; u++) {
-    var w: array<mat2x4<f32>, 4>;
-    for (var c = 0u; c < nn; c++) { w[c] = unit(n0 + c, u); }
-    for (var i = 0u; i < mm; i++) {
-      let x = xunit(m0 + i, u);
-      acc[i] += vec4f(dot(x[0], w[0][0]) + dot(x[1], w[0][1]), dot(x[0], w[1][0]) + dot(x[1], w[1][1]),
-                      dot(x[0], w[2][0]) + dot(x[1], w[2][1]), dot(x[0], w[3][0]) + dot(x[1], w[3][1]));
+  // Constant trip counts (rows past M or N are clamped to the last one and dropped at the
+  // store) let the compiler unroll and keep the tiles in registers. Per block of 32, the
+  // codes are decoded unscaled into `part`, which is scaled once per block.
+  var w: array<mat2x4<f32>, 8>;
+  var part: array<vec4f, 16>;
+  for (var b = 0u; b < kb(); b++) {
+    part = array<vec4f, 16>();
+    for (var u = 4u * b; u < min(4u * b + 4u, units); u++) {
+      for (var c = 0u; c < 8u; c++) { w[c] = unit_raw(min(n0 + c, p.N - 1u), u); }
+      for (var i = 0u; i < 8u; i++) {
+        let x = xunit(min(m0 + i, p.M - 1u), u);
+        part[2u * i] += vec4f(dot(x[0], w[0][0]) + dot(x[1], w[0][1]), dot(x[0], w[1][0]) + dot(x[1], w[1][1]),
+                              dot(x[0], w[2][0]) + dot(x[1], w[2][1]), dot(x[0], w[3][0]) + dot(x[1], w[3][1]));
+        part[2u * i + 1u] += vec4f(dot(x[0], w[4][0]) + dot(x[1], w[4][1]), dot(x[0], w[5][0]) + dot(x[1], w[5][1]),
+                                   dot(x[0], w[6][0]) + dot(x[1], w[6][1]), dot(x[0], w[7][0]) + dot(x[1], w[7][1]));
+      }
+    }
+    var d: array<f32, 8>;
+    for (var c = 0u; c < 8u; c++) { d[c] = scale(min(n0 + c, p.N - 1u), b); }
+    let d0 = vec4f(d[0], d[1], d[2], d[3]);
+    let d1 = vec4f(d[4], d[5], d[6], d[7]);
+    for (var i = 0u; i < 8u; i++) {
+      acc[2u * i] += part[2u * i] * d0;
+      acc[2u * i + 1u] += part[2u * i + 1u] * d1;
     }
   }
   for (var i = 0u; i < mm; i++) {
     for (var c = 0u; c < nn; c++) {
       let at = (m0 + i) * p.N + n0 + c;
-      var v = acc[i][c];
+      var v = acc[2u * i + c / 4u][c % 4u];
       if (p.beta != 0.0) { v += p.beta * Y[at]; }
       Y[at] = v;
     }

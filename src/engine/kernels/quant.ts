@@ -57,14 +57,14 @@ export function releaseQuant(t: GpuQuantTensor): void {
 export function quantizeGpu(gpu: Gpu, W: GpuBuf, out: GpuQuantTensor): void {
   const pairs = Math.ceil((out.N * blocksPerRow(out.K)) / 2);
   gpu.dispatch(K.quantize, {
-    params: [0, out.N, out.K, f32(0)], buffers: [W, out.codes, out.scales], grid: grid1d(pairs, WG), overrides: { FORMAT: FORMAT_ID[out.format] },
+    params: [0, out.N, out.K, f32(0), blocksPerRow(out.K)], buffers: [W, out.codes, out.scales], grid: grid1d(pairs, WG), overrides: { FORMAT: FORMAT_ID[out.format] },
   });
 }
 
 /** W ← dequantize(q).  W: (N, K) f32 (for merging and export; training never needs it) */
 export function dequantizeGpu(gpu: Gpu, q: GpuQuantTensor, W: GpuBuf): void {
   gpu.dispatch(K.dequantize, {
-    params: [0, q.N, q.K, f32(0)], buffers: [q.codes, q.scales, W], grid: grid1d(q.N * q.K, WG), overrides: { FORMAT: FORMAT_ID[q.format] },
+    params: [0, q.N, q.K, f32(0), blocksPerRow(q.K)], buffers: [q.codes, q.scales, W], grid: grid1d(q.N * q.K, WG), overrides: { FORMAT: FORMAT_ID[q.format] },
   });
 }
 
@@ -72,9 +72,9 @@ export function dequantizeGpu(gpu: Gpu, q: GpuQuantTensor, W: GpuBuf): void {
 export function qmatmulForward(gpu: Gpu, X: GpuBuf, W: GpuQuantTensor, Y: GpuBuf, M: number, beta = 0): void {
   if (M === 0 || W.N === 0) return;
   gpu.dispatch(K.fwd, {
-    params: [M, W.N, W.K, f32(beta)],
+    params: [M, W.N, W.K, f32(beta), blocksPerRow(W.K)],
     buffers: [W.codes, W.scales, X, Y],
-    grid: [Math.ceil(W.N / (4 * TILE)), Math.ceil(M / (8 * TILE))],
+    grid: [Math.ceil(W.N / (8 * TILE)), Math.ceil(M / (8 * TILE))],
     overrides: { FORMAT: FORMAT_ID[W.format] },
   });
 }
@@ -83,7 +83,7 @@ export function qmatmulForward(gpu: Gpu, X: GpuBuf, W: GpuQuantTensor, Y: GpuBuf
 export function qmatmulBackward(gpu: Gpu, dY: GpuBuf, W: GpuQuantTensor, dX: GpuBuf, M: number, beta = 0): void {
   if (M === 0 || W.K === 0) return;
   gpu.dispatch(K.bwd, {
-    params: [M, W.N, W.K, f32(beta)],
+    params: [M, W.N, W.K, f32(beta), blocksPerRow(W.K)],
     buffers: [W.codes, W.scales, dY, dX],
     grid: [Math.ceil(W.K / (8 * TILE)), Math.ceil(M / (8 * TILE))],
     overrides: { FORMAT: FORMAT_ID[W.format] },
