@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { allocQuant, dequantizeGpu, qmatmulBackward, qmatmulForward, quantizeGpu, releaseQuant, uploadQuant } from '../../src/engine/kernels/quant.ts';
 import { qmatmulBackwardRef, qmatmulForwardRef } from '../../src/engine/kernels/quant.ref.ts';
-import { blocksPerRow, dequantize, f16ToF32Bits, f32ToF16, QUANT_FORMATS, quantBytes, quantErrorBound, quantize } from '../../src/engine/quant/block.ts';
+import { f16ToF32 } from '../../src/engine/io/safetensors.ts';
+import { blocksPerRow, dequantize, f32ToF16, QUANT_FORMATS, quantBytes, quantErrorBound, quantize } from '../../src/engine/quant/block.ts';
 import { checkGradient, dot, expectClose, randn, testGpu, upload, zeros } from '../helpers/gpu.ts';
 
 // Quantized matmuls against the plain reference on the dequantized weight: f32 sums over
@@ -16,7 +17,7 @@ describe('block quantization (host)', () => {
     expect(f32ToF16(1 + 2 ** -11)).toBe(0x3c00); // tie → even
     expect(f32ToF16(1 + 3 * 2 ** -11)).toBe(0x3c02);
     expect(f32ToF16(2 ** -24)).toBe(1);
-    expect(f16ToF32Bits(f32ToF16(0.1))).toBeCloseTo(0.1, 4);
+    expect(f16ToF32(f32ToF16(0.1))).toBeCloseTo(0.1, 4);
   });
 
   for (const f of QUANT_FORMATS) {
@@ -30,7 +31,7 @@ describe('block quantization (host)', () => {
       const KB = blocksPerRow(K);
       for (let n = 0; n < N; n++)
         for (let k = 0; k < K; k++) {
-          const d = f16ToF32Bits(q.scales[n * KB + (k >> 5)]);
+          const d = f16ToF32(q.scales[n * KB + (k >> 5)]);
           expect(Math.abs(back[n * K + k] - w[n * K + k])).toBeLessThanOrEqual(quantErrorBound(f, d) * (1 + 1e-6) + 1e-7);
         }
       expect(back[7]).toBe(0);

@@ -13,6 +13,8 @@
 //        the even index in the low half. Bits per weight: q8 8.5, q4 and nf4 4.5.
 // round() is half away from zero; a block of zeros has d = 0 and all codes 0.
 
+import { f16ToF32 } from '../io/safetensors.ts';
+
 export const QUANT_FORMATS = ['q8', 'q4', 'nf4'] as const;
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 export const QBLOCK = 32;
@@ -82,15 +84,6 @@ export function f32ToF16(x: number): number {
   return sign | (exp << 10) | r;
 }
 
-export function f16ToF32Bits(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 const roundAway = (v: number) => Math.sign(v) * Math.floor(Math.abs(v) + 0.5);
 
 function nf4Index(v: number): number {
@@ -118,7 +111,7 @@ export function quantize(src: ArrayLike<number>, N: number, K: number, f: QuantF
       }
       const h = f32ToF16(f === 'nf4' ? amax : Math.fround(amax / maxq));
       scales[n * KB + b] = h;
-      const d = f16ToF32Bits(h);
+      const d = f16ToF32(h);
       const base = (n * KB + b) * wpb;
       for (let j = 0; j < QBLOCK; j++) {
         const k = b * QBLOCK + j;
@@ -148,7 +141,7 @@ export function dequantize(q: QuantTensor): Float32Array {
     for (let k = 0; k < K; k++) {
       const b = k >> 5;
       const j = k & 31;
-      const d = f16ToF32Bits(q.scales[n * KB + b]);
+      const d = f16ToF32(q.scales[n * KB + b]);
       const word = q.codes[(n * KB + b) * wpb + (f === 'q8' ? j >> 2 : j >> 3)];
       if (f === 'q8') out[n * K + k] = d * ((((word >>> (8 * (j & 3))) & 0xff) << 24) >> 24);
       else {
