@@ -4,6 +4,7 @@
 //   fill, scale:  1 y (rw)            y = alpha            | y = alpha * y
 //   axpby:        1 x (read) 2 y (rw)  y = alpha * x + beta * y   (beta = 0 copies-and-scales)
 //   mul:          1 x (read) 2 y (rw)  y = x * y (elementwise)
+//   bias_add:     1 b (read) 2 y (rw)  y[r, c] += b[c]   with b: (cols), y: (n / cols, cols)
 // Shapes: x, y: (n)
 // Grid: 1-D over n, folded into y past 65535 workgroups: i = gid.x + gid.y * nwg.x * WG.
 
@@ -13,6 +14,7 @@ struct Params {
   n: u32,
   alpha: f32,
   beta: f32,
+  cols: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -51,4 +53,10 @@ fn axpby(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
 fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat(gid, nwg);
   if (i < p.n) { y2[i] = x[i] * y2[i]; }
+}
+
+@compute @workgroup_size(WG)
+fn bias_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i < p.n) { y2[i] += x[i % p.cols]; }
 }

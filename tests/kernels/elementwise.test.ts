@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { axpby, fill, mul, scale } from '../../src/engine/kernels/elementwise.ts';
-import { axpbyRef, mulRef } from '../../src/engine/kernels/elementwise.ref.ts';
+import { axpby, biasAdd, fill, mul, scale } from '../../src/engine/kernels/elementwise.ts';
+import { axpbyRef, biasAddRef, mulRef } from '../../src/engine/kernels/elementwise.ref.ts';
 import { expectClose, randn, testGpu, upload } from '../helpers/gpu.ts';
 
 describe('elementwise', () => {
@@ -25,6 +25,18 @@ describe('elementwise', () => {
       by.release();
     });
   }
+
+  it('bias_add adds a row vector to every row', async () => {
+    const gpu = await testGpu();
+    const [rows, cols] = [7, 13];
+    const b = randn(cols, 4);
+    const y = randn(rows * cols, 5);
+    const [bb, by] = [await upload(gpu, b), await upload(gpu, y)];
+    biasAdd(gpu, bb, by, rows, cols);
+    expectClose(await gpu.readF32(by), biasAddRef(b, y, cols), 1e-6, 1e-6, 'bias_add');
+    bb.release();
+    by.release();
+  });
 
   it('axpby with beta = 0 ignores NaN in y', async () => {
     const gpu = await testGpu();

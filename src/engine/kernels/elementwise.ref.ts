@@ -11,3 +11,7 @@ export function mulRef(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array
   for (let i = 0; i < y.length; i++) out[i] = x[i] * y[i];
   return out;
 }
+
+export function biasAddRef(b: ArrayLike<number>, y: ArrayLike<number>, cols: number): Float64Array {
+  return Float64Array.from({ length: y.length }, (_, i) => y[i] + b[i % cols]);
+}

@@ -11,6 +11,7 @@ const K = {
   scale: { shader: 'elementwise', entry: 'scale', bindings: ['rw'] },
   axpby: { shader: 'elementwise', entry: 'axpby', bindings: ['read', 'rw'] },
   mul: { shader: 'elementwise', entry: 'mul', bindings: ['read', 'rw'] },
+  biasAdd: { shader: 'elementwise', entry: 'bias_add', bindings: ['read', 'rw'] },
 } as const satisfies Record<string, KernelSpec>;
 
 /** y[i] = value for i < n */
@@ -31,4 +32,9 @@ export function axpby(gpu: Gpu, x: GpuBuf, y: GpuBuf, n: number, alpha: number, 
 /** y = x ⊙ y */
 export function mul(gpu: Gpu, x: GpuBuf, y: GpuBuf, n: number): void {
   gpu.dispatch(K.mul, { params: [n, f32(0), f32(0)], buffers: [x, y], grid: grid1d(n, WG) });
+}
+
+/** y[r, :] += b for every row.  b: (cols), y: (rows, cols) */
+export function biasAdd(gpu: Gpu, b: GpuBuf, y: GpuBuf, rows: number, cols: number): void {
+  gpu.dispatch(K.biasAdd, { params: [rows * cols, f32(0), f32(0), cols], buffers: [b, y], grid: grid1d(rows * cols, WG) });
 }
