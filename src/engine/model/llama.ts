@@ -1,6 +1,7 @@
 // The Llama-family decoder (Llama, SmolLM, TinyLlama, Qwen2, Mistral) on the engine's
-// kernels: forward to logits with f32 weights. Backward, quantized bases, the KV cache
-// and GPT-2 come with the models issue; this file is the first composition of the kernels.
+// kernels, f32 weights: forward to logits, and forward + backward to the loss gradient of
+// every weight (`lossAndGrads`). Quantized bases, the KV cache, activation checkpointing
+// and GPT-2 come with the models issue.
 //
 //   x = embed(ids)                                     (B·T, C)
 //   per layer:  h = rmsnorm(x);  q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ (+ bias)
@@ -10,19 +11,23 @@
 
 import type { Arena, GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import { swigluForward } from '../kernels/activation.ts';
-import { attentionForward } from '../kernels/attention.ts';
-import { axpby, biasAdd } from '../kernels/elementwise.ts';
-import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
+import { swigluBackward, swigluForward } from '../kernels/activation.ts';
+import { attentionBackward, attentionForward } from '../kernels/attention.ts';
+import { axpby, biasAdd, fill } from '../kernels/elementwise.ts';
+import { embeddingBackward, embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
-import { rmsNormForward } from '../kernels/norm.ts';
-import { ropeForward, ropeInvFreq } from '../kernels/rope.ts';
+import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
+import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
+import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import { Checkpoint, readText, type ModelFiles } from '../io/model-files.ts';
 import { parseModelConfig, type ModelSpec } from './config.ts';
 
 interface Linear {
+  name: string;
   w: GpuBuf; // (out, in)
   b?: GpuBuf; // (out)
+  out: number;
+  in: number;
 }
 
 interface Layer {
@@ -66,8 +71,11 @@ export class LlamaModel {
       };
       const { hidden: C, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = spec;
       const linear = async (name: string, out: number, inp: number, bias: boolean): Promise<Linear> => ({
+        name,
         w: await tensor(`${name}.weight`, [out, inp]),
         b: bias ? await tensor(`${name}.bias`, [out]) : undefined,
+        out,
+        in: inp,
       });
       const embed = await tensor('model.embed_tokens.weight', [V, C]);
       const layers: Layer[] = [];
@@ -99,58 +107,180 @@ export class LlamaModel {
 
   /** Logits for every position: ids (B·T) → (B·T, V) on the host. */
   async logits(ids: ArrayLike<number>, B: number, T: number): Promise<Float32Array> {
-    const s = this.spec;
-    const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
-    if (ids.length !== B * T) throw new RangeError(`logits: ${ids.length} ids for B=${B} T=${T}`);
-    validateTokenIds(ids, V);
-    const g = this.gpu;
     const run = this.arena.child();
     try {
-      const N = B * T;
-      const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
-      const idsBuf = await g.upload('activations', Uint32Array.from(ids), 'ids', run);
-      const x = await act(N * C, 'x'); // (B·T, C) residual stream
-      const h = await act(N * C, 'h');
-      const rstd = await act(N, 'rstd');
-      const q = await act(N * Hq * D, 'q'); // (B, T, Hq, D)
-      const k = await act(N * Hkv * D, 'k'); // (B, T, Hkv, D)
-      const v = await act(N * Hkv * D, 'v');
-      const o = await act(N * Hq * D, 'o');
-      const lse = await act(B * Hq * T, 'lse');
-      const y = await act(N * C, 'y');
-      const gate = await act(N * I, 'gate'); // (B·T, I)
-      const up = await act(N * I, 'up');
-      const mlp = await act(N * I, 'mlp'); // silu(gate) ⊙ up
-      const logits = await act(N * V, 'logits'); // (B·T, V)
-      const lin = (inp: GpuBuf, l: Linear, out: GpuBuf, outF: number, inF: number) => {
-        matmul(g, inp, l.w, out, { layout: 'NT', M: N, N: outF, K: inF });
-        if (l.b) biasAdd(g, l.b, out, N, outF);
-      };
-      const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: 0 };
-      embeddingForward(g, idsBuf, this.embed, x, N, C, V);
-      for (const L of this.layers) {
-        rmsNormForward(g, x, L.attnNorm, h, rstd, N, C, s.normEps);
-        lin(h, L.q, q, Hq * D, C);
-        lin(h, L.k, k, Hkv * D, C);
-        lin(h, L.v, v, Hkv * D, C);
-        ropeForward(g, this.invFreq, q, { ...rope, H: Hq });
-        ropeForward(g, this.invFreq, k, { ...rope, H: Hkv });
-        attentionForward(g, q, k, v, o, lse, { B, T, Tk: T, Hq, Hkv, D });
-        lin(o, L.o, y, C, Hq * D);
-        axpby(g, y, x, N * C, 1, 1);
-        rmsNormForward(g, x, L.mlpNorm, h, rstd, N, C, s.normEps);
-        lin(h, L.gate, gate, I, C);
-        lin(h, L.up, up, I, C);
-        swigluForward(g, gate, up, mlp, N * I);
-        lin(mlp, L.down, y, C, I);
-        axpby(g, y, x, N * C, 1, 1);
-      }
-      rmsNormForward(g, x, this.norm, h, rstd, N, C, s.normEps);
-      matmul(g, h, this.lmHead, logits, { layout: 'NT', M: N, N: V, K: C });
-      return await g.readF32(logits);
+      const f = await this.forward(run, ids, B, T, false);
+      return await this.gpu.readF32(f.logits);
     } finally {
       run.dispose();
     }
+  }
+
+  /**
+   * Mean cross-entropy of `targets` over positions where mask = 1, and its gradient with
+   * respect to every weight (HF names), allocated in `gradArena` under 'gradients'.
+   * ids, targets, mask: (B·T).
+   */
+  async lossAndGrads(
+    ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
+  ): Promise<{ loss: number; grads: Map<string, GpuBuf> }> {
+    const s = this.spec;
+    const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
+    const N = B * T;
+    if (targets.length !== N || mask.length !== N) throw new RangeError(`lossAndGrads: need ${N} targets and mask values`);
+    validateTokenIds(targets, V, 'targets');
+    let count = 0;
+    for (let i = 0; i < N; i++) count += mask[i] ? 1 : 0;
+    const g = this.gpu;
+    const run = this.arena.child();
+    try {
+      const f = await this.forward(run, ids, B, T, true);
+      const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
+      const tgt = await g.upload('activations', Uint32Array.from(targets), 'targets', run);
+      const msk = await g.upload('activations', Uint32Array.from(mask, (m) => (m ? 1 : 0)), 'mask', run);
+      const state = await act(N * 3, 'xent.state');
+      const lossRows = await act(N, 'loss');
+      const lse = await act(N, 'lse');
+      xentChunkForward(g, f.logits, tgt, state, N, V, 0, true);
+      xentFinalize(g, state, msk, lossRows, lse, N);
+      const dlogits = await act(N * V, 'dlogits');
+      xentChunkBackward(g, f.logits, state, tgt, msk, dlogits, N, V, 0, 1 / Math.max(1, count));
+
+      const grads = new Map<string, GpuBuf>();
+      const grad = async (name: string, n: number) => {
+        const b = await gradArena.alloc('gradients', n * 4, `grad ${name}`);
+        grads.set(name, b);
+        return b;
+      };
+      const ones = await act(N, 'ones');
+      fill(g, ones, N, 1);
+      // Linear layer Y = X·Wᵀ + b: dX = dY·W (beta accumulates), dW = dYᵀ·X, db = 1ᵀ·dY.
+      const linBack = async (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => {
+        if (dx) matmul(g, dy, l.w, dx, { layout: 'NN', M: N, N: l.in, K: l.out, beta });
+        matmul(g, dy, x, await grad(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.out, N: l.in, K: N });
+        if (l.b) matmul(g, ones, dy, await grad(`${l.name}.bias`, l.out), { layout: 'NN', M: 1, N: l.out, K: N });
+      };
+
+      const dx = await act(N * C, 'dx'); // gradient of the residual stream
+      const dh = await act(N * C, 'dh');
+      const dn = await act(N * C, 'dnorm');
+      const tied = this.lmHead === this.embed;
+      // logits = hF·Wlmᵀ
+      matmul(g, dlogits, this.lmHead, dh, { layout: 'NN', M: N, N: C, K: V });
+      const dHead = await grad(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', V * C);
+      matmul(g, dlogits, f.hF, dHead, { layout: 'TN', M: V, N: C, K: N });
+      rmsNormBackward(g, dh, f.xF, this.norm, f.rstdF, dx, await grad('model.norm.weight', C), N, C);
+
+      const dmlp = await act(N * I, 'dmlp');
+      const dgate = await act(N * I, 'dgate');
+      const dup = await act(N * I, 'dup');
+      const dO = await act(N * Hq * D, 'do');
+      const dq = await act(N * Hq * D, 'dq');
+      const dk = await act(N * Hkv * D, 'dk');
+      const dv = await act(N * Hkv * D, 'dv');
+      const drow = await act(B * Hq * T, 'drow');
+      const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: 0 };
+      for (let li = this.layers.length - 1; li >= 0; li--) {
+        const L = this.layers[li];
+        const a = f.saved[li];
+        const p = `model.layers.${li}`;
+        // x += down(silu(gate(h2)) ⊙ up(h2)),  h2 = rmsnorm(xMid)
+        await linBack(L.down, a.mlp, dx, dmlp);
+        swigluBackward(g, dmlp, a.gate, a.up, dgate, dup, N * I);
+        await linBack(L.gate, a.h2, dgate, dh);
+        await linBack(L.up, a.h2, dup, dh, 1);
+        rmsNormBackward(g, dh, a.xMid, L.mlpNorm, a.rstd2, dn, await grad(`${p}.post_attention_layernorm.weight`, C), N, C);
+        axpby(g, dn, dx, N * C, 1, 1);
+        // x += o_proj(attention(rope(q(h1)), rope(k(h1)), v(h1))),  h1 = rmsnorm(xIn)
+        await linBack(L.o, a.o, dx, dO);
+        attentionBackward(g, a.q, a.k, a.v, a.o, dO, a.lse, drow, dq, dk, dv, { B, T, Tk: T, Hq, Hkv, D });
+        ropeBackward(g, this.invFreq, dq, { ...rope, H: Hq });
+        ropeBackward(g, this.invFreq, dk, { ...rope, H: Hkv });
+        await linBack(L.q, a.h1, dq, dh);
+        await linBack(L.k, a.h1, dk, dh, 1);
+        await linBack(L.v, a.h1, dv, dh, 1);
+        rmsNormBackward(g, dh, a.xIn, L.attnNorm, a.rstd1, dn, await grad(`${p}.input_layernorm.weight`, C), N, C);
+        axpby(g, dn, dx, N * C, 1, 1);
+      }
+      // x = embed(ids): scatter-add into the embedding gradient (after the tied head's part).
+      const dEmbed = tied ? dHead : await grad('model.embed_tokens.weight', V * C);
+      embeddingBackward(g, f.ids, dx, dEmbed, N, C, V, tied ? 1 : 0);
+
+      const rows = await g.readF32(lossRows);
+      let loss = 0;
+      for (let i = 0; i < N; i++) loss += rows[i];
+      return { loss: loss / Math.max(1, count), grads };
+    } finally {
+      run.dispose();
+    }
+  }
+
+  /** Record the forward pass into `run`; with `save`, keep what backward needs per layer. */
+  private async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean) {
+    const s = this.spec;
+    const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
+    if (ids.length !== B * T) throw new RangeError(`forward: ${ids.length} ids for B=${B} T=${T}`);
+    validateTokenIds(ids, V);
+    const g = this.gpu;
+    const N = B * T;
+    const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
+    const idsBuf = await g.upload('activations', Uint32Array.from(ids), 'ids', run);
+    const x = await act(N * C, 'x'); // (B·T, C) residual stream
+    const lin = (inp: GpuBuf, l: Linear, out: GpuBuf) => {
+      matmul(g, inp, l.w, out, { layout: 'NT', M: N, N: l.out, K: l.in });
+      if (l.b) biasAdd(g, l.b, out, N, l.out);
+    };
+    const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: 0 };
+    // Without `save`, one set of buffers serves every layer.
+    const layerBuffers = async () => ({
+      xIn: await act(N * C, 'x.in'),
+      rstd1: await act(N, 'rstd1'),
+      h1: await act(N * C, 'h1'),
+      q: await act(N * Hq * D, 'q'), // (B, T, Hq, D), after RoPE
+      k: await act(N * Hkv * D, 'k'), // (B, T, Hkv, D), after RoPE
+      v: await act(N * Hkv * D, 'v'),
+      o: await act(N * Hq * D, 'o'),
+      lse: await act(B * Hq * T, 'lse'),
+      y: await act(N * C, 'y'),
+      xMid: await act(N * C, 'x.mid'),
+      rstd2: await act(N, 'rstd2'),
+      h2: await act(N * C, 'h2'),
+      gate: await act(N * I, 'gate'), // (B·T, I)
+      up: await act(N * I, 'up'),
+      mlp: await act(N * I, 'mlp'), // silu(gate) ⊙ up
+    });
+    const saved: Awaited<ReturnType<typeof layerBuffers>>[] = [];
+    let a = await layerBuffers();
+    embeddingForward(g, idsBuf, this.embed, x, N, C, V);
+    for (const L of this.layers) {
+      if (save) {
+        if (saved.length > 0) a = await layerBuffers();
+        saved.push(a);
+        g.copy(x, a.xIn);
+      }
+      rmsNormForward(g, x, L.attnNorm, a.h1, a.rstd1, N, C, s.normEps);
+      lin(a.h1, L.q, a.q);
+      lin(a.h1, L.k, a.k);
+      lin(a.h1, L.v, a.v);
+      ropeForward(g, this.invFreq, a.q, { ...rope, H: Hq });
+      ropeForward(g, this.invFreq, a.k, { ...rope, H: Hkv });
+      attentionForward(g, a.q, a.k, a.v, a.o, a.lse, { B, T, Tk: T, Hq, Hkv, D });
+      lin(a.o, L.o, a.y);
+      axpby(g, a.y, x, N * C, 1, 1);
+      if (save) g.copy(x, a.xMid);
+      rmsNormForward(g, x, L.mlpNorm, a.h2, a.rstd2, N, C, s.normEps);
+      lin(a.h2, L.gate, a.gate);
+      lin(a.h2, L.up, a.up);
+      swigluForward(g, a.gate, a.up, a.mlp, N * I);
+      lin(a.mlp, L.down, a.y);
+      axpby(g, a.y, x, N * C, 1, 1);
+    }
+    const hF = await act(N * C, 'h.final');
+    const rstdF = await act(N, 'rstd.final');
+    rmsNormForward(g, x, this.norm, hF, rstdF, N, C, s.normEps);
+    const logits = await act(N * V, 'logits'); // (B·T, V)
+    matmul(g, hF, this.lmHead, logits, { layout: 'NT', M: N, N: V, K: C });
+    return { ids: idsBuf, xF: x, hF, rstdF, logits, saved };
   }
 
   /** Greedy continuation of one prompt, stopping at an EOS id or after `maxNew` tokens.
