@@ -52,6 +52,8 @@ export class LlamaModel {
     private readonly norm: GpuBuf,
     private readonly lmHead: GpuBuf,
     private readonly invFreq: GpuBuf,
+    /** Every weight by its Hugging Face name (the tied head appears once, as the embedding). */
+    readonly params: ReadonlyMap<string, GpuBuf>,
   ) {}
 
   /** Load config.json and the safetensors weights (f32 on the GPU, one tensor at a time). */
@@ -60,6 +62,7 @@ export class LlamaModel {
     if (spec.family !== 'llama' || !spec.rope) throw new Error(`${files.name}: ${spec.architecture} is not a Llama-family model`);
     const ckpt = await Checkpoint.open(files);
     const arena = gpu.arena.child();
+    const params = new Map<string, GpuBuf>();
     try {
       const tensor = async (name: string, shape: number[]): Promise<GpuBuf> => {
         if (!ckpt.has(name)) throw new Error(`${files.name}: the checkpoint has no tensor "${name}" that ${spec.architecture} needs`);
@@ -67,7 +70,9 @@ export class LlamaModel {
         if (got.join(',') !== shape.join(',')) {
           throw new Error(`${files.name}: tensor "${name}" has shape [${got}], the config implies [${shape}]`);
         }
-        return gpu.upload('weights', await ckpt.readF32(name), name, arena);
+        const b = await gpu.upload('weights', await ckpt.readF32(name), name, arena);
+        params.set(name, b);
+        return b;
       };
       const { hidden: C, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = spec;
       const linear = async (name: string, out: number, inp: number, bias: boolean): Promise<Linear> => ({
@@ -98,7 +103,7 @@ export class LlamaModel {
       const lmHead = spec.tieEmbeddings || !ckpt.has('lm_head.weight') ? embed : await tensor('lm_head.weight', [V, C]);
       const inv = ropeInvFreq(spec.rope.theta, spec.rope.rotaryDim, spec.rope.scaling);
       const invFreq = await gpu.upload('weights', inv, 'rope.inv_freq', arena);
-      return new LlamaModel(gpu, spec, arena, embed, layers, norm, lmHead, invFreq);
+      return new LlamaModel(gpu, spec, arena, embed, layers, norm, lmHead, invFreq, params);
     } catch (e) {
       arena.dispose();
       throw e;
