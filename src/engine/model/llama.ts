@@ -1,7 +1,8 @@
 // The Llama-family decoder (Llama, SmolLM, TinyLlama, Qwen2, Mistral) on the engine's
-// kernels, f32 weights: forward to logits, and forward + backward to the loss gradient of
-// every weight (`lossAndGrads`). Quantized bases, the KV cache, activation checkpointing
-// and GPT-2 come with the models issue.
+// kernels: forward to logits, and forward + backward to the loss gradient of every f32
+// weight (`lossAndGrads`). Linear weights may be f32 or quantized on load (q8 / q4 / nf4),
+// in which case forward and backward-to-input run through the quantized blocks. The KV
+// cache, activation checkpointing and GPT-2 come with the models issue.
 //
 //   x = embed(ids)                                     (B·T, C)
 //   per layer:  h = rmsnorm(x);  q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ (+ bias)
@@ -20,14 +21,24 @@ import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
 import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import { Checkpoint, readText, type ModelFiles } from '../io/model-files.ts';
+import { qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
+import { quantize, type QuantFormat } from '../quant/block.ts';
 import { parseModelConfig, type ModelSpec } from './config.ts';
 
+/** A linear layer y = x·Wᵀ + b: W f32 (trainable here) or block-quantized (frozen base). */
 interface Linear {
   name: string;
-  w: GpuBuf; // (out, in)
+  w: { kind: 'f32'; buf: GpuBuf } | { kind: 'quant'; q: GpuQuantTensor }; // (out, in)
   b?: GpuBuf; // (out)
   out: number;
   in: number;
+}
+
+export type BasePrecision = 'f32' | QuantFormat;
+
+export interface LoadOptions {
+  /** Keep the linear layers' weights in f32, or quantize them on load (per tensor, streamed). */
+  precision?: BasePrecision;
 }
 
 interface Layer {
@@ -52,32 +63,44 @@ export class LlamaModel {
     private readonly norm: GpuBuf,
     private readonly lmHead: GpuBuf,
     private readonly invFreq: GpuBuf,
-    /** Every weight by its Hugging Face name (the tied head appears once, as the embedding). */
+    /** Every f32 weight by its Hugging Face name (the tied head appears once, as the embedding;
+     *  quantized linear weights are not here). */
     readonly params: ReadonlyMap<string, GpuBuf>,
   ) {}
 
-  /** Load config.json and the safetensors weights (f32 on the GPU, one tensor at a time). */
-  static async load(gpu: Gpu, files: ModelFiles): Promise<LlamaModel> {
+  /**
+   * Load config.json and the safetensors weights one tensor at a time. With a quantized
+   * precision, each linear layer's weight is quantized on the host as it is read and only
+   * its blocks reach the GPU; embeddings, norms, biases and an untied output head stay f32.
+   */
+  static async load(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LlamaModel> {
+    const precision = opts.precision ?? 'f32';
     const spec = parseModelConfig(await readText(files, 'config.json'), `${files.name}/config.json`);
     if (spec.family !== 'llama' || !spec.rope) throw new Error(`${files.name}: ${spec.architecture} is not a Llama-family model`);
     const ckpt = await Checkpoint.open(files);
     const arena = gpu.arena.child();
     const params = new Map<string, GpuBuf>();
     try {
-      const tensor = async (name: string, shape: number[]): Promise<GpuBuf> => {
+      const read = async (name: string, shape: number[]): Promise<Float32Array> => {
         if (!ckpt.has(name)) throw new Error(`${files.name}: the checkpoint has no tensor "${name}" that ${spec.architecture} needs`);
         const got = ckpt.info(name).shape;
         if (got.join(',') !== shape.join(',')) {
           throw new Error(`${files.name}: tensor "${name}" has shape [${got}], the config implies [${shape}]`);
         }
-        const b = await gpu.upload('weights', await ckpt.readF32(name), name, arena);
+        return ckpt.readF32(name);
+      };
+      const tensor = async (name: string, shape: number[]): Promise<GpuBuf> => {
+        const b = await gpu.upload('weights', await read(name, shape), name, arena);
         params.set(name, b);
         return b;
       };
       const { hidden: C, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = spec;
       const linear = async (name: string, out: number, inp: number, bias: boolean): Promise<Linear> => ({
         name,
-        w: await tensor(`${name}.weight`, [out, inp]),
+        w:
+          precision === 'f32'
+            ? { kind: 'f32', buf: await tensor(`${name}.weight`, [out, inp]) }
+            : { kind: 'quant', q: await uploadQuant(gpu, quantize(await read(`${name}.weight`, [out, inp]), out, inp, precision), `${name}.weight`, arena) },
         b: bias ? await tensor(`${name}.bias`, [out]) : undefined,
         out,
         in: inp,
@@ -123,7 +146,8 @@ export class LlamaModel {
 
   /**
    * Mean cross-entropy of `targets` over positions where mask = 1, and its gradient with
-   * respect to every weight (HF names), allocated in `gradArena` under 'gradients'.
+   * respect to every f32 weight (HF names), allocated in `gradArena` under 'gradients'.
+   * Quantized linear weights are frozen: gradients pass through them, none is formed for them.
    * ids, targets, mask: (B·T).
    */
   async lossAndGrads(
@@ -160,9 +184,14 @@ export class LlamaModel {
       const ones = await act(N, 'ones');
       fill(g, ones, N, 1);
       // Linear layer Y = X·Wᵀ + b: dX = dY·W (beta accumulates), dW = dYᵀ·X, db = 1ᵀ·dY.
+      // A quantized weight is frozen: the gradient flows through it to dX, and no dW is formed.
       const linBack = async (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => {
-        if (dx) matmul(g, dy, l.w, dx, { layout: 'NN', M: N, N: l.in, K: l.out, beta });
-        matmul(g, dy, x, await grad(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.out, N: l.in, K: N });
+        if (l.w.kind === 'quant') {
+          if (dx) qmatmulBackward(g, dy, l.w.q, dx, N, beta);
+        } else {
+          if (dx) matmul(g, dy, l.w.buf, dx, { layout: 'NN', M: N, N: l.in, K: l.out, beta });
+          matmul(g, dy, x, await grad(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.out, N: l.in, K: N });
+        }
         if (l.b) matmul(g, ones, dy, await grad(`${l.name}.bias`, l.out), { layout: 'NN', M: 1, N: l.out, K: N });
       };
 
@@ -232,7 +261,8 @@ export class LlamaModel {
     const idsBuf = await g.upload('activations', Uint32Array.from(ids), 'ids', run);
     const x = await act(N * C, 'x'); // (B·T, C) residual stream
     const lin = (inp: GpuBuf, l: Linear, out: GpuBuf) => {
-      matmul(g, inp, l.w, out, { layout: 'NT', M: N, N: l.out, K: l.in });
+      if (l.w.kind === 'quant') qmatmulForward(g, inp, l.w.q, out, N);
+      else matmul(g, inp, l.w.buf, out, { layout: 'NT', M: N, N: l.out, K: l.in });
       if (l.b) biasAdd(g, l.b, out, N, l.out);
     };
     const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: 0 };

@@ -1,0 +1,89 @@
+// A quantized base: linear weights quantized on load (q8 / q4 / nf4), forward and
+// backward-to-input through the blocks, no f32 copy of those weights on the GPU.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
+import { LlamaModel } from '../../src/engine/model/llama.ts';
+import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
+import { dequantize, quantize } from '../../src/engine/quant/block.ts';
+import { rng, testGpu } from '../helpers/gpu.ts';
+import { QWEN2, tinyModel } from '../helpers/tiny-model.ts';
+
+const DIR = new URL('../../../shared/models/stories260K', import.meta.url).pathname;
+const ref: { greedy_ids_200: number[]; logits_first16_positions_argmax: number[] } = JSON.parse(readFileSync(`${DIR}/reference.json`, 'utf8'));
+
+describe('quantized base', () => {
+  // Measured on stories260K (mean |logit| 7.1): max |Δlogit| vs f32 was 0.21 (q8), 4.4 (q4),
+  // 3.5 (nf4); the bounds below leave room for rounding differences between devices.
+  for (const [precision, bound, greedy] of [['q8', 0.5, 40], ['q4', 6, 0], ['nf4', 6, 0]] as const) {
+    it(`stories260K in ${precision}: logits within ${bound} of f32, reference argmax kept, a fraction of the bytes`, async () => {
+      const gpu = await testGpu();
+      const ids = [1, ...ref.greedy_ids_200.slice(0, 15)];
+      const w0 = gpu.ledger.snapshot().live.weights;
+      const f32 = await LlamaModel.load(gpu, nodeModelDir(DIR));
+      const f32Bytes = gpu.ledger.snapshot().live.weights - w0;
+      const lf = await f32.logits(ids, 1, 16);
+      f32.dispose();
+      const m = await LlamaModel.load(gpu, nodeModelDir(DIR), { precision });
+      const qBytes = gpu.ledger.snapshot().live.weights - w0;
+      const l = await m.logits(ids, 1, 16);
+      let worst = 0;
+      for (let i = 0; i < l.length; i++) worst = Math.max(worst, Math.abs(l[i] - lf[i]));
+      expect(worst).toBeLessThan(bound);
+      const V = m.spec.vocab;
+      const argmax = Array.from({ length: 16 }, (_, p) => {
+        const row = l.subarray(p * V, (p + 1) * V);
+        return row.indexOf(Math.max(...row));
+      });
+      expect(argmax).toEqual(ref.logits_first16_positions_argmax);
+      // The f32 embedding (131 KiB) stays; the linear layers shrink to 8.5 or 4.5 bits per weight.
+      expect(qBytes).toBeLessThan(f32Bytes * (precision === 'q8' ? 0.4 : 0.27));
+      if (greedy) expect(await m.greedy([1], greedy)).toEqual(ref.greedy_ids_200.slice(0, greedy));
+      m.dispose();
+    });
+  }
+
+  it('gradients flow through the quantized blocks (norms, embeddings and biases checked by finite differences)', async () => {
+    const gpu = await testGpu();
+    const { spec, files, weights } = tinyModel(QWEN2, 200);
+    const model = await LlamaModel.load(gpu, files, { precision: 'q4' });
+    const [B, T] = [1, 6];
+    const r = rng(11);
+    const ids = Array.from({ length: B * T }, () => Math.floor(r() * spec.vocab));
+    const targets = Array.from({ length: B * T }, () => Math.floor(r() * spec.vocab));
+    const mask = ids.map((_, i) => (i === 0 ? 0 : 1));
+    const ga = gpu.arena.child();
+    const { loss, grads } = await model.lossAndGrads(ids, targets, mask, B, T, ga);
+    // The reference sees the layers' linear weights exactly as the GPU does: dequantized
+    // (embeddings, norms, biases and the output head stay f32).
+    const refW: RefWeights = new Map();
+    for (const [name, w] of weights) {
+      if (!name.endsWith('_proj.weight')) refW.set(name, Float64Array.from(w));
+      else {
+        const K = name.includes('down_proj') ? spec.intermediate : name.includes('o_proj') ? spec.heads * spec.headDim : spec.hidden;
+        refW.set(name, Float64Array.from(dequantize(quantize(w, w.length / K, K, 'q4'))));
+      }
+    }
+    expect(Math.abs(loss - llamaLossRef(spec, refW, ids, targets, mask, B, T))).toBeLessThan(1e-5 * Math.max(1, loss));
+    expect([...grads.keys()].some((n) => n.endsWith('_proj.weight'))).toBe(false); // frozen
+    const h = 1e-5;
+    for (const [name, gbuf] of grads) {
+      const gpuGrad = await gpu.readF32(gbuf);
+      const w = refW.get(name);
+      if (!(w instanceof Float64Array)) throw new Error(name);
+      for (const i of [0, w.length - 1]) {
+        const old = w[i];
+        w[i] = old + h;
+        const lp = llamaLossRef(spec, refW, ids, targets, mask, B, T);
+        w[i] = old - h;
+        const lm = llamaLossRef(spec, refW, ids, targets, mask, B, T);
+        w[i] = old;
+        const fd = (lp - lm) / (2 * h);
+        expect(Math.abs(gpuGrad[i] - fd), `${name}[${i}]: gpu ${gpuGrad[i]} vs fd ${fd}`).toBeLessThanOrEqual(2e-5 + 2e-3 * Math.abs(fd));
+      }
+    }
+    ga.dispose();
+    model.dispose();
+  });
+});
