@@ -37,10 +37,28 @@ describe('stories260K on the kernels', () => {
     model.dispose();
   });
 
-  it('greedy generation reproduces the first 40 reference tokens', async () => {
+  it('greedy generation with the KV cache reproduces all 200 reference tokens, streaming them', async () => {
     const gpu = await testGpu();
     const model = await LlamaModel.load(gpu, nodeModelDir(DIR));
-    expect(await model.greedy(ref.prompt_ids, 40)).toEqual(ref.greedy_ids_200.slice(0, 40));
+    const streamed: number[] = [];
+    const before = gpu.ledger.snapshot().live.activations;
+    const out = await model.generate(ref.prompt_ids, { maxNewTokens: 200, onToken: (id) => void streamed.push(id) });
+    expect(out).toEqual(ref.greedy_ids_200);
+    expect(streamed).toEqual(out);
+    expect(gpu.ledger.snapshot().live.activations).toBe(before); // the cache was freed
+    model.dispose();
+  });
+
+  it('samples reproducibly per seed, within the top-k / top-p candidates, and stops when asked', async () => {
+    const gpu = await testGpu();
+    const model = await LlamaModel.load(gpu, nodeModelDir(DIR));
+    const o = { maxNewTokens: 12, temperature: 1.2, topK: 20, topP: 0.9 };
+    const a = await model.generate([1], { ...o, seed: 1 });
+    expect(await model.generate([1], { ...o, seed: 1 })).toEqual(a);
+    expect(await model.generate([1], { ...o, seed: 2 })).not.toEqual(a);
+    expect(await model.generate([1], { ...o, topK: 1, seed: 3 })).toEqual(ref.greedy_ids_200.slice(0, 12)); // top-1 is greedy
+    let n = 0;
+    expect((await model.generate([1], { ...o, seed: 1, onToken: () => ++n < 3 })).length).toBe(3);
     model.dispose();
   });
 });

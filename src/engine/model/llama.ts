@@ -23,7 +23,25 @@ import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xe
 import { Checkpoint, readText, type ModelFiles } from '../io/model-files.ts';
 import { qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
 import { quantize, type QuantFormat } from '../quant/block.ts';
+import { uniformRef } from '../kernels/rng.ref.ts';
 import { parseModelConfig, type ModelSpec } from './config.ts';
+import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
+
+/** Keys and values of every layer for positions 0 .. pos − 1 of one sequence (B = 1). */
+interface KvCache {
+  k: GpuBuf[]; // per layer (capacity, Hkv, D)
+  v: GpuBuf[];
+  pos: number;
+  capacity: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Seed of the sampling stream (Philox uniform(seed, step)). */
+  seed: number;
+  /** Called with each new token as it is chosen; return false to stop. */
+  onToken?: (id: number) => boolean | void;
+}
 
 /** A linear layer y = x·Wᵀ + b: W f32 (trainable here) or block-quantized (frozen base). */
 interface Linear {
@@ -250,7 +268,13 @@ export class LlamaModel {
   }
 
   /** Record the forward pass into `run`; with `save`, keep what backward needs per layer. */
-  private async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean) {
+  /**
+   * Record the forward pass into `run`; with `save`, keep what backward needs per layer.
+   * With a KV cache (B = 1), the tokens sit at positions cache.pos …, their keys and values
+   * are appended to the cache, attention reads the whole cache, and only the last
+   * position's logits are formed.
+   */
+  private async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache) {
     const s = this.spec;
     const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
     if (ids.length !== B * T) throw new RangeError(`forward: ${ids.length} ids for B=${B} T=${T}`);
@@ -265,7 +289,11 @@ export class LlamaModel {
       else matmul(g, inp, l.w.buf, out, { layout: 'NT', M: N, N: l.out, K: l.in });
       if (l.b) biasAdd(g, l.b, out, N, l.out);
     };
-    const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: 0 };
+    if (cache && (B !== 1 || save || cache.pos + T > cache.capacity)) {
+      throw new RangeError(`KV cache: B must be 1 and ${cache.pos} + ${T} tokens must fit its ${cache.capacity} positions`);
+    }
+    const pos = cache?.pos ?? 0;
+    const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: pos };
     // Without `save`, one set of buffers serves every layer.
     const layerBuffers = async () => ({
       xIn: await act(N * C, 'x.in'),
@@ -287,7 +315,7 @@ export class LlamaModel {
     const saved: Awaited<ReturnType<typeof layerBuffers>>[] = [];
     let a = await layerBuffers();
     embeddingForward(g, idsBuf, this.embed, x, N, C, V);
-    for (const L of this.layers) {
+    for (const [li, L] of this.layers.entries()) {
       if (save) {
         if (saved.length > 0) a = await layerBuffers();
         saved.push(a);
@@ -299,7 +327,12 @@ export class LlamaModel {
       lin(a.h1, L.v, a.v);
       ropeForward(g, this.invFreq, a.q, { ...rope, H: Hq });
       ropeForward(g, this.invFreq, a.k, { ...rope, H: Hkv });
-      attentionForward(g, a.q, a.k, a.v, a.o, a.lse, { B, T, Tk: T, Hq, Hkv, D });
+      if (cache) {
+        const row = Hkv * D * 4;
+        g.copy(a.k, cache.k[li], N * row, 0, pos * row);
+        g.copy(a.v, cache.v[li], N * row, 0, pos * row);
+        attentionForward(g, a.q, cache.k[li], cache.v[li], a.o, a.lse, { B, T, Tk: pos + T, Hq, Hkv, D });
+      } else attentionForward(g, a.q, a.k, a.v, a.o, a.lse, { B, T, Tk: T, Hq, Hkv, D });
       lin(a.o, L.o, a.y);
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
@@ -313,25 +346,55 @@ export class LlamaModel {
     const hF = await act(N * C, 'h.final');
     const rstdF = await act(N, 'rstd.final');
     rmsNormForward(g, x, this.norm, hF, rstdF, N, C, s.normEps);
-    const logits = await act(N * V, 'logits'); // (B·T, V)
-    matmul(g, hF, this.lmHead, logits, { layout: 'NT', M: N, N: V, K: C });
+    const rows = cache ? 1 : N;
+    let hOut = hF;
+    if (cache) {
+      hOut = await act(C, 'h.last');
+      g.copy(hF, hOut, C * 4, (N - 1) * C * 4, 0);
+      cache.pos += T;
+    }
+    const logits = await act(rows * V, 'logits'); // (B·T, V), or (1, V) with a cache
+    matmul(g, hOut, this.lmHead, logits, { layout: 'NT', M: rows, N: V, K: C });
     return { ids: idsBuf, xF: x, hF, rstdF, logits, saved };
   }
 
-  /** Greedy continuation of one prompt, stopping at an EOS id or after `maxNew` tokens.
-   *  Recomputes the whole sequence per token (the KV cache comes with the models issue). */
-  async greedy(prompt: readonly number[], maxNew: number): Promise<number[]> {
-    const seq = [...prompt];
-    const V = this.spec.vocab;
-    for (let t = 0; t < maxNew; t++) {
-      const logits = await this.logits(seq, 1, seq.length);
-      const last = logits.subarray((seq.length - 1) * V, seq.length * V);
-      let best = 0;
-      for (let j = 1; j < V; j++) if (last[j] > last[best]) best = j;
-      seq.push(best);
-      if (this.spec.eosTokenIds.includes(best)) break;
+  /**
+   * Continue `prompt` with a KV cache: the prompt in one pass, then one token per pass,
+   * stopping at an EOS id, after `maxNewTokens`, or when `onToken` returns false.
+   */
+  async generate(prompt: readonly number[], opts: Partial<GenerateOptions> = {}): Promise<number[]> {
+    const o: GenerateOptions = { ...GREEDY, maxNewTokens: 64, seed: 0, ...opts };
+    if (prompt.length === 0) throw new RangeError('generate: the prompt needs at least one token (for example BOS)');
+    const { kvHeads: Hkv, headDim: D, vocab: V, maxPositions } = this.spec;
+    const capacity = Math.min(prompt.length + o.maxNewTokens, maxPositions);
+    if (prompt.length >= capacity) throw new RangeError(`generate: a ${prompt.length}-token prompt leaves no room in ${maxPositions} positions`);
+    const session = this.arena.child();
+    try {
+      const cache: KvCache = { k: [], v: [], pos: 0, capacity };
+      for (let l = 0; l < this.layers.length; l++) {
+        cache.k.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.k.${l}`));
+        cache.v.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.v.${l}`));
+      }
+      const out: number[] = [];
+      let next: readonly number[] = prompt;
+      while (out.length < o.maxNewTokens && cache.pos + next.length <= capacity) {
+        const step = session.child();
+        let logits: Float32Array;
+        try {
+          const f = await this.forward(step, next, 1, next.length, false, cache);
+          logits = await this.gpu.readF32(f.logits, V);
+        } finally {
+          step.dispose();
+        }
+        const id = sampleToken(logits, o, uniformRef(o.seed, out.length));
+        out.push(id);
+        if (o.onToken?.(id) === false || this.spec.eosTokenIds.includes(id)) break;
+        next = [id];
+      }
+      return out;
+    } finally {
+      session.dispose();
     }
-    return seq.slice(prompt.length);
   }
 
   dispose(): void {
