@@ -42,7 +42,7 @@ export function tinyModel(config: Record<string, unknown>, seed: number) {
   });
   const st = writeSafetensors(shapes.map(([name, shape]) => ({ name, dtype: 'F32' as const, shape, data: weights.get(name) ?? new Float32Array() })));
   const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': st };
-  return { spec, files: memoryModel(files), weights };
+  return { spec, files: memoryModel(files), weights, shapes: new Map(shapes) };
 }
 
 

@@ -65,5 +65,20 @@ describe('safetensors', () => {
     new DataView(buf.buffer).setBigUint64(0, BigInt(wrongShape.length), true);
     buf.set(wrongShape, 8);
     await expect(SafetensorsFile.open(bytesSource(buf, 'x.safetensors'))).rejects.toThrow(/F32\[4\] needs 16 bytes, data_offsets give 12/);
+    const raw = (header: string, data: number) => {
+      const h = new TextEncoder().encode(header);
+      const b = new Uint8Array(8 + h.length + data);
+      new DataView(b.buffer).setBigUint64(0, BigInt(h.length), true);
+      b.set(h, 8);
+      return b;
+    };
+    const overlap = raw('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', 12);
+    await expect(SafetensorsFile.open(bytesSource(overlap, 'o.safetensors'))).rejects.toThrow(/o\.safetensors.*"b" overlaps/);
+    const hole = raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8);
+    await expect(SafetensorsFile.open(bytesSource(hole, 'h.safetensors'))).rejects.toThrow(/hole of 4 bytes before tensor "a"/);
+    const trailing = raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 8);
+    await expect(SafetensorsFile.open(bytesSource(trailing, 't.safetensors'))).rejects.toThrow(/4 bytes after the last tensor/);
+    const dtype = raw('{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', 1);
+    await expect(SafetensorsFile.open(bytesSource(dtype, 'd.safetensors'))).rejects.toThrow(/"a": unknown dtype "F8_E4M3"/);
   });
 });

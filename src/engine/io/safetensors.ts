@@ -75,6 +75,14 @@ export class SafetensorsFile {
       if (e > dataSize) throw fail(`tensor "${name}": data_offsets end ${e} is past the data (${dataSize} bytes)`);
       tensors.set(name, { name, dtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
     }
+    // As the reference implementation requires: tensors tile the data exactly, no overlap, no holes.
+    let end = dataStart;
+    for (const t of [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end)) {
+      if (t.begin < end) throw fail(`tensor "${t.name}" overlaps the tensor before it (starts at ${t.begin - dataStart}, previous ends at ${end - dataStart})`);
+      if (t.begin > end) throw fail(`a hole of ${t.begin - end} bytes before tensor "${t.name}"`);
+      end = t.end;
+    }
+    if (end !== source.size) throw fail(`${source.size - end} bytes after the last tensor are not described by the header`);
     return new SafetensorsFile(source, tensors, metadata);
   }
 
