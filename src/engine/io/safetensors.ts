@@ -86,6 +86,11 @@ export class SafetensorsFile {
     return new SafetensorsFile(source, tensors, metadata);
   }
 
+  /** Tensor names in file order. */
+  get names(): string[] {
+    return [...this.tensors.values()].sort((a, b) => a.begin - b.begin).map((t) => t.name);
+  }
+
   info(name: string): TensorInfo {
     const t = this.tensors.get(name);
     if (!t) throw new SafetensorsError(`${this.source.name}: no tensor named "${name}"`);
