@@ -27,6 +27,13 @@ import { uniformRef } from '../kernels/rng.ref.ts';
 import { parseModelConfig, type ModelSpec } from './config.ts';
 import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
 
+async function meanOf(g: Gpu, rows: GpuBuf, count: number): Promise<number> {
+  const v = await g.readF32(rows);
+  let sum = 0;
+  for (const x of v) sum += x;
+  return sum / Math.max(1, count);
+}
+
 /** Keys and values of every layer for positions 0 .. pos − 1 of one sequence (B = 1). */
 interface KvCache {
   k: GpuBuf[]; // per layer (capacity, Hkv, D)
@@ -174,22 +181,12 @@ export class LlamaModel {
     const s = this.spec;
     const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
     const N = B * T;
-    if (targets.length !== N || mask.length !== N) throw new RangeError(`lossAndGrads: need ${N} targets and mask values`);
-    validateTokenIds(targets, V, 'targets');
-    let count = 0;
-    for (let i = 0; i < N; i++) count += mask[i] ? 1 : 0;
     const g = this.gpu;
     const run = this.arena.child();
     try {
       const f = await this.forward(run, ids, B, T, true);
       const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
-      const tgt = await g.upload('activations', Uint32Array.from(targets), 'targets', run);
-      const msk = await g.upload('activations', Uint32Array.from(mask, (m) => (m ? 1 : 0)), 'mask', run);
-      const state = await act(N * 3, 'xent.state');
-      const lossRows = await act(N, 'loss');
-      const lse = await act(N, 'lse');
-      xentChunkForward(g, f.logits, tgt, state, N, V, 0, true);
-      xentFinalize(g, state, msk, lossRows, lse, N);
+      const { tgt, msk, state, lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, N);
       const dlogits = await act(N * V, 'dlogits');
       xentChunkBackward(g, f.logits, state, tgt, msk, dlogits, N, V, 0, 1 / Math.max(1, count));
 
@@ -258,13 +255,40 @@ export class LlamaModel {
       const dEmbed = tied ? dHead : await grad('model.embed_tokens.weight', V * C);
       embeddingBackward(g, f.ids, dx, dEmbed, N, C, V, tied ? 1 : 0);
 
-      const rows = await g.readF32(lossRows);
-      let loss = 0;
-      for (let i = 0; i < N; i++) loss += rows[i];
-      return { loss: loss / Math.max(1, count), grads };
+      return { loss: await meanOf(g, lossRows, count), grads };
     } finally {
       run.dispose();
     }
+  }
+
+  /** Mean cross-entropy of `targets` where mask = 1, forward only.  ids, targets, mask: (B·T) */
+  async loss(ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number): Promise<{ loss: number; tokens: number }> {
+    const run = this.arena.child();
+    try {
+      const f = await this.forward(run, ids, B, T, false);
+      const { lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, B * T);
+      return { loss: await meanOf(this.gpu, lossRows, count), tokens: count };
+    } finally {
+      run.dispose();
+    }
+  }
+
+  /** Per-row losses of (N, V) logits in one vocabulary chunk, and the state backward needs. */
+  private async crossEntropy(run: Arena, logits: GpuBuf, targets: ArrayLike<number>, mask: ArrayLike<number>, N: number) {
+    const V = this.spec.vocab;
+    if (targets.length !== N || mask.length !== N) throw new RangeError(`loss: need ${N} targets and mask values, got ${targets.length} and ${mask.length}`);
+    validateTokenIds(targets, V, 'targets');
+    let count = 0;
+    for (let i = 0; i < N; i++) count += mask[i] ? 1 : 0;
+    const g = this.gpu;
+    const tgt = await g.upload('activations', Uint32Array.from(targets), 'targets', run);
+    const msk = await g.upload('activations', Uint32Array.from(mask, (m) => (m ? 1 : 0)), 'mask', run);
+    const state = await run.alloc('activations', N * 3 * 4, 'xent.state');
+    const lossRows = await run.alloc('activations', N * 4, 'loss');
+    const lse = await run.alloc('activations', N * 4, 'lse');
+    xentChunkForward(g, logits, tgt, state, N, V, 0, true);
+    xentFinalize(g, state, msk, lossRows, lse, N);
+    return { tgt, msk, state, lossRows, count };
   }
 
   /** Record the forward pass into `run`; with `save`, keep what backward needs per layer. */
