@@ -1,17 +1,160 @@
 // webtune CLI (Node, Dawn's WebGPU bindings): the same engine as the page, headless.
 //   npm run cli -- info [--json]     the adapter, its features and limits, and a kernel self-check
+//   npm run cli -- generate --model M --prompt "…" [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--quant f32|q8|q4|nf4] [--json]
+//   npm run cli -- eval --model M --data FILE [--seq T] [--batch B] [--quant …] [--json]
+// M is a model folder, hf:<owner>/<name>[@revision] or builtin:<name>.
 
 import { Gpu } from '../engine/gpu/gpu.ts';
 import { nodeHost } from '../engine/gpu/host-node.ts';
 import { fmtBytes } from '../engine/gpu/arena.ts';
 import { axpby } from '../engine/kernels/elementwise.ts';
 import { axpbyRef } from '../engine/kernels/elementwise.ref.ts';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readTexts, windows } from '../engine/data/corpus.ts';
+import { loadTokenizer } from '../engine/data/tokenizer.ts';
+import type { HubProgress } from '../engine/io/hub.ts';
+import { LlamaModel, type BasePrecision } from '../engine/model/llama.ts';
+import { Flags, UsageError } from './args.ts';
+import { resolveModel } from './sources.ts';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
 
 commands:
-  info [--json]   show the WebGPU adapter Node sees (features, limits) and run a kernel self-check
+  info [--json]      show the WebGPU adapter Node sees (features, limits) and run a kernel self-check
+  generate           --model M --prompt "text" [--max-tokens 64] [--temperature 0] [--top-k 0] [--top-p 1]
+                     [--seed 0] [--quant f32|q8|q4|nf4] [--json]
+  eval               --model M --data FILE(.txt|.jsonl) [--seq 128] [--batch 4] [--quant …] [--json]
+                     mean loss and perplexity over the file
+
+M: a Hugging Face model folder, hf:<owner>/<name>[@revision] (HF_TOKEN for gated repos), or builtin:<name>
 `;
+
+const PRECISIONS: readonly BasePrecision[] = ['f32', 'q8', 'q4', 'nf4'];
+
+function precisionFlag(f: Flags): BasePrecision {
+  const q = f.string('quant', 'f32');
+  const p = PRECISIONS.find((x) => x === q);
+  if (!p) throw new UsageError(`--quant should be one of ${PRECISIONS.join(', ')}, got "${q}"`);
+  return p;
+}
+
+function progressPrinter(json: boolean): (p: HubProgress) => void {
+  return (p) => {
+    if (json) console.log(JSON.stringify({ type: 'download', ...p }));
+    else if (!p.fromCache) process.stderr.write(`\r${p.file}: ${(p.loaded / 1e6).toFixed(1)}${p.total ? ` / ${(p.total / 1e6).toFixed(1)}` : ''} MB`);
+  };
+}
+
+async function openModel(f: Flags, json: boolean) {
+  const files = resolveModel(f.string('model'), progressPrinter(json));
+  const precision = precisionFlag(f);
+  const gpu = await Gpu.create(nodeHost());
+  try {
+    const model = await LlamaModel.load(gpu, files, { precision });
+    const tokenizer = await loadTokenizer(files, model.spec.eosTokenIds);
+    return { gpu, model, tokenizer };
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  }
+}
+
+async function generate(argv: string[]): Promise<void> {
+  const f = new Flags(argv);
+  const json = f.bool('json');
+  const prompt = f.string('prompt');
+  const opts = {
+    maxNewTokens: f.number('max-tokens', 64, (n) => Number.isInteger(n) && n > 0, 'a positive integer'),
+    temperature: f.number('temperature', 0, (n) => n >= 0, 'a number >= 0'),
+    topK: f.number('top-k', 0, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
+    topP: f.number('top-p', 1, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
+    seed: f.number('seed', 0, (n) => Number.isSafeInteger(n) && n >= 0, 'a non-negative integer'),
+  };
+  const { gpu, model, tokenizer } = await openModel(f, json);
+  f.finish();
+  try {
+    const ids = tokenizer.encode(prompt);
+    const t0 = performance.now();
+    let shown = '';
+    const sofar: number[] = [];
+    const out = await model.generate(ids, {
+      ...opts,
+      onToken: (id) => {
+        sofar.push(id);
+        if (json) console.log(JSON.stringify({ type: 'token', id, text: tokenizer.decode([id]) }));
+        else {
+          // Decode the whole continuation each time: byte-fallback tokens only form text together.
+          const text = tokenizer.decode(sofar);
+          process.stdout.write(text.slice(shown.length));
+          shown = text;
+        }
+      },
+    });
+    const ms = performance.now() - t0;
+    const text = tokenizer.decode(out);
+    if (json) console.log(JSON.stringify({ type: 'done', prompt, text, tokens: out.length, ms, tokensPerSec: (out.length / ms) * 1000 }));
+    else process.stdout.write(`\n[${out.length} tokens, ${((out.length / ms) * 1000).toFixed(1)} tokens/s]\n`);
+  } finally {
+    model.dispose();
+    gpu.destroy();
+  }
+}
+
+async function evaluate(argv: string[]): Promise<void> {
+  const f = new Flags(argv);
+  const json = f.bool('json');
+  const dataPath = f.string('data');
+  const T = f.number('seq', 128, (n) => Number.isInteger(n) && n > 1, 'an integer > 1');
+  const B = f.number('batch', 4, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  let content: string;
+  try {
+    content = readFileSync(dataPath, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--data ${dataPath}: cannot read it (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const { texts, errors } = readTexts(basename(dataPath), content);
+  for (const e of errors) {
+    if (json) console.log(JSON.stringify({ type: 'row-error', file: dataPath, ...e }));
+    else process.stderr.write(`${dataPath}:${e.line}: ${e.message} (skipped)\n`);
+  }
+  if (texts.length === 0) throw new UsageError(`--data ${dataPath}: no text to evaluate`);
+  const { gpu, model, tokenizer } = await openModel(f, json);
+  f.finish();
+  try {
+    const seq = Math.min(T, model.spec.maxPositions);
+    const wins = windows(texts.map((t) => tokenizer.encode(t)), seq, tokenizer.eosIds[0]);
+    let lossSum = 0;
+    let tokens = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < wins.length; i += B) {
+      const batch = wins.slice(i, i + B);
+      const len = Math.max(...batch.map((w) => w.length)) - 1;
+      const ids: number[] = [];
+      const targets: number[] = [];
+      const mask: number[] = [];
+      for (const w of batch) {
+        for (let t = 0; t < len; t++) {
+          const ok = t + 1 < w.length;
+          ids.push(ok ? w[t] : 0);
+          targets.push(ok ? w[t + 1] : 0);
+          mask.push(ok ? 1 : 0);
+        }
+      }
+      const r = await model.loss(ids, targets, mask, batch.length, len);
+      lossSum += r.loss * r.tokens;
+      tokens += r.tokens;
+      if (json) console.log(JSON.stringify({ type: 'progress', windows: Math.min(i + B, wins.length), of: wins.length }));
+    }
+    const loss = lossSum / Math.max(1, tokens);
+    const ms = performance.now() - t0;
+    if (json) console.log(JSON.stringify({ type: 'eval', loss, perplexity: Math.exp(loss), tokens, windows: wins.length, skippedRows: errors.length, ms }));
+    else console.log(`loss ${loss.toFixed(4)}  perplexity ${Math.exp(loss).toFixed(2)}  over ${tokens} tokens in ${wins.length} windows of ${seq} (${(ms / 1000).toFixed(1)} s)`);
+  } finally {
+    model.dispose();
+    gpu.destroy();
+  }
+}
 
 async function info(json: boolean): Promise<void> {
   const gpu = await Gpu.create(nodeHost());
@@ -47,6 +190,12 @@ async function main(argv: string[]): Promise<number> {
     case 'info':
       await info(rest.includes('--json'));
       return 0;
+    case 'generate':
+      await generate(rest);
+      return 0;
+    case 'eval':
+      await evaluate(rest);
+      return 0;
     case undefined:
     case '--help':
     case 'help':
@@ -63,6 +212,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     process.stderr.write(`${err.name}: ${err.message}\n`);
-    process.exit(1);
+    if (err instanceof UsageError) process.stderr.write(USAGE);
+    process.exit(err instanceof UsageError ? 2 : 1);
   },
 );

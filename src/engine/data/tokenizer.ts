@@ -5,6 +5,7 @@
 
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { readText, type ModelFiles } from '../io/model-files.ts';
 
 export interface ChatMessage {
   role: string;
@@ -101,4 +102,23 @@ export class TextTokenizer {
       throw new TokenizerError(`the chat template failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+}
+
+/** The tokenizer of a model folder; EOS ids also from config.json's spec and generation_config.json. */
+export async function loadTokenizer(files: ModelFiles, eosFromConfig: readonly number[] = []): Promise<TextTokenizer> {
+  if (!(await files.has('tokenizer.json'))) {
+    throw new TokenizerError(`${files.name}: no tokenizer.json: the model folder needs its Hugging Face tokenizer (tokenizer.json and tokenizer_config.json)`);
+  }
+  const cfg = (await files.has('tokenizer_config.json')) ? await readText(files, 'tokenizer_config.json') : '{}';
+  const eos = [...eosFromConfig];
+  if (await files.has('generation_config.json')) {
+    try {
+      const gen: unknown = JSON.parse(await readText(files, 'generation_config.json'));
+      const e = typeof gen === 'object' && gen !== null ? (gen as Json).eos_token_id : undefined;
+      for (const id of Array.isArray(e) ? e : [e]) if (typeof id === 'number') eos.push(id);
+    } catch {
+      // generation_config.json is advisory; a broken one leaves the tokenizer's EOS
+    }
+  }
+  return TextTokenizer.load(await readText(files, 'tokenizer.json'), cfg, eos, `${files.name}/`);
 }

@@ -4,6 +4,7 @@
 // a directory in Node). The engine reads cached files through ByteSource, a tensor at a time.
 
 import type { ByteSource } from './bytes.ts';
+import type { ModelFiles } from './model-files.ts';
 
 export interface FileCache {
   /** Bytes already stored for `key` (complete or partial), 0 if none. */
@@ -144,4 +145,14 @@ function statusError(status: number, repo: string, file: string, rev: string): H
   }
   if (status === 404) return new HubError(`The Hub has no file ${file} in ${repo} at revision "${rev}" (HTTP 404): check the repo id, revision and file name.`, status);
   return new HubError(`The Hub answered HTTP ${status} for ${repo}/${file} at "${rev}"`, status);
+}
+
+/** A Hub repo at a revision as ModelFiles: files are downloaded into `cache` on first open. */
+export function hubModelFiles(repo: string, opts: HubOptions): ModelFiles {
+  const rev = opts.revision ?? 'main';
+  return {
+    name: `hf:${repo}@${rev}`,
+    has: async (file) => (await opts.cache.isComplete(`${repo}/${rev}/${file}`)) || hubHas(repo, file, opts),
+    open: (file) => hubFile(repo, file, opts),
+  };
 }
