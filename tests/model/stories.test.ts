@@ -20,7 +20,10 @@ const ref: {
 describe('stories260K on the kernels', () => {
   it('reproduces the reference logits (|Δ| <= 2e-5; the reference has 5 decimals) and their argmax at 16 positions', async () => {
     const gpu = await testGpu();
-    const model = await LlamaModel.load(gpu, nodeModelDir(DIR));
+    const progress: number[] = [];
+    const model = await LlamaModel.load(gpu, nodeModelDir(DIR), { onProgress: (p) => progress.push(p.loaded / p.total) });
+    expect(progress.length).toBe(47); // every tensor of the checkpoint, reported as it lands
+    expect(progress.at(-1)).toBe(1);
     const before = gpu.ledger.snapshot().live.activations;
     const ids = [...ref.prompt_ids, ...ref.greedy_ids_200.slice(0, 15)];
     const V = model.spec.vocab;

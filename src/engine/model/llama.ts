@@ -64,6 +64,8 @@ export type BasePrecision = 'f32' | QuantFormat;
 export interface LoadOptions {
   /** Keep the linear layers' weights in f32, or quantize them on load (per tensor, streamed). */
   precision?: BasePrecision;
+  /** Called after each tensor reaches the GPU. */
+  onProgress?: (p: { tensor: string; loaded: number; total: number }) => void;
 }
 
 interface Layer {
@@ -106,6 +108,8 @@ export class LlamaModel {
     const arena = gpu.arena.child();
     const params = new Map<string, GpuBuf>();
     try {
+      let loaded = 0;
+      const done = (tensor: string) => opts.onProgress?.({ tensor, loaded: ++loaded, total: ckpt.names.length });
       const read = async (name: string, shape: number[]): Promise<Float32Array> => {
         if (!ckpt.has(name)) throw new Error(`${files.name}: the checkpoint has no tensor "${name}" that ${spec.architecture} needs`);
         const got = ckpt.info(name).shape;
@@ -117,7 +121,13 @@ export class LlamaModel {
       const tensor = async (name: string, shape: number[]): Promise<GpuBuf> => {
         const b = await gpu.upload('weights', await read(name, shape), name, arena);
         params.set(name, b);
+        done(name);
         return b;
+      };
+      const quantized = async (name: string, out: number, inp: number, f: QuantFormat) => {
+        const q = await uploadQuant(gpu, quantize(await read(name, [out, inp]), out, inp, f), name, arena);
+        done(name);
+        return q;
       };
       const { hidden: C, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = spec;
       const linear = async (name: string, out: number, inp: number, bias: boolean): Promise<Linear> => ({
@@ -125,7 +135,7 @@ export class LlamaModel {
         w:
           precision === 'f32'
             ? { kind: 'f32', buf: await tensor(`${name}.weight`, [out, inp]) }
-            : { kind: 'quant', q: await uploadQuant(gpu, quantize(await read(`${name}.weight`, [out, inp]), out, inp, precision), `${name}.weight`, arena) },
+            : { kind: 'quant', q: await quantized(`${name}.weight`, out, inp, precision) },
         b: bias ? await tensor(`${name}.bias`, [out]) : undefined,
         out,
         in: inp,
