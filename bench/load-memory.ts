@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
 import { nodeHost } from '../src/engine/gpu/host-node.ts';
 import { nodeModelDir } from '../src/engine/io/node-dir.ts';
-import { LlamaModel, type BasePrecision } from '../src/engine/model/llama.ts';
+import { LlamaModel } from '../src/engine/model/llama.ts';
+import type { BasePrecision } from '../src/engine/model/decoder.ts';
 import { parameterCount, parseModelConfig } from '../src/engine/model/config.ts';
 
 const args = process.argv.slice(2);

@@ -14,7 +14,8 @@ import { basename } from 'node:path';
 import { readTexts, windows } from '../engine/data/corpus.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import type { HubProgress } from '../engine/io/hub.ts';
-import { LlamaModel, type BasePrecision } from '../engine/model/llama.ts';
+import { LlamaModel } from '../engine/model/llama.ts';
+import type { BasePrecision } from '../engine/model/decoder.ts';
 import { Flags, UsageError } from './args.ts';
 import { resolveModel } from './sources.ts';
 

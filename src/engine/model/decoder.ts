@@ -1,0 +1,308 @@
+// What every decoder-only language model here shares: linear layers (f32 in either storage
+// order, or block-quantized), loading weights one tensor at a time with shape checks and
+// progress, the loss, forward + backward to every f32 weight, and generation with a KV
+// cache. A family (llama.ts, gpt2.ts) supplies its forward pass and its backward pass.
+
+import type { Arena, GpuBuf } from '../gpu/arena.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { fill } from '../kernels/elementwise.ts';
+import { biasAdd } from '../kernels/elementwise.ts';
+import { validateTokenIds } from '../kernels/embedding.ts';
+import { matmul } from '../kernels/matmul.ts';
+import { qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
+import { uniformRef } from '../kernels/rng.ref.ts';
+import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
+import type { Checkpoint } from '../io/model-files.ts';
+import { quantize, type QuantFormat } from '../quant/block.ts';
+import type { ModelSpec } from './config.ts';
+import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
+
+export type BasePrecision = 'f32' | QuantFormat;
+
+export interface LoadOptions {
+  /** Keep the linear layers' weights in f32, or quantize them on load (per tensor, streamed). */
+  precision?: BasePrecision;
+  /** Called after each tensor reaches the GPU. */
+  onProgress?: (p: { tensor: string; loaded: number; total: number }) => void;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Seed of the sampling stream (Philox uniform(seed, step)). */
+  seed: number;
+  /** Called with each new token as it is chosen; return false to stop. */
+  onToken?: (id: number) => boolean | void;
+}
+
+/** Keys and values of every layer for positions 0 .. pos − 1 of one sequence (B = 1). */
+export interface KvCache {
+  k: GpuBuf[]; // per layer (capacity, Hkv, D)
+  v: GpuBuf[];
+  pos: number;
+  capacity: number;
+}
+
+/**
+ * A linear layer y = x·W + b. W is stored (out, in) as nn.Linear does ('out-in'), or
+ * (in, out) as GPT-2's Conv1D does ('in-out'); or block-quantized (out, in) and frozen.
+ */
+export interface Linear {
+  name: string;
+  w: { kind: 'f32'; buf: GpuBuf; layout: 'out-in' | 'in-out' } | { kind: 'quant'; q: GpuQuantTensor };
+  b?: GpuBuf; // (out)
+  out: number;
+  in: number;
+}
+
+/** y = x·Wᵀ (+ b).  x: (N, in), y: (N, out) */
+export function linearForward(g: Gpu, x: GpuBuf, l: Linear, y: GpuBuf, N: number): void {
+  if (l.w.kind === 'quant') qmatmulForward(g, x, l.w.q, y, N);
+  else if (l.w.layout === 'out-in') matmul(g, x, l.w.buf, y, { layout: 'NT', M: N, N: l.out, K: l.in });
+  else matmul(g, x, l.w.buf, y, { layout: 'NN', M: N, N: l.out, K: l.in });
+  if (l.b) biasAdd(g, l.b, y, N, l.out);
+}
+
+/** Allocates gradients by weight name in one arena, in the 'gradients' category. */
+export class Grads {
+  readonly map = new Map<string, GpuBuf>();
+  constructor(private readonly arena: Arena) {}
+  async get(name: string, n: number): Promise<GpuBuf> {
+    const b = await this.arena.alloc('gradients', n * 4, `grad ${name}`);
+    this.map.set(name, b);
+    return b;
+  }
+}
+
+/**
+ * Backward of a linear layer: dx (+)= dy·W, dW = the weight's gradient in its own storage
+ * order, db = Σ_rows dy. A quantized weight is frozen: the gradient flows through it to dx,
+ * and no dW is formed. `ones`: (N) of 1.
+ */
+export async function linearBackward(
+  g: Gpu, l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, N: number, grads: Grads, ones: GpuBuf, beta = 0,
+): Promise<void> {
+  if (l.w.kind === 'quant') {
+    if (dx) qmatmulBackward(g, dy, l.w.q, dx, N, beta);
+  } else if (l.w.layout === 'out-in') {
+    if (dx) matmul(g, dy, l.w.buf, dx, { layout: 'NN', M: N, N: l.in, K: l.out, beta });
+    matmul(g, dy, x, await grads.get(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.out, N: l.in, K: N });
+  } else {
+    if (dx) matmul(g, dy, l.w.buf, dx, { layout: 'NT', M: N, N: l.in, K: l.out, beta });
+    matmul(g, x, dy, await grads.get(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.in, N: l.out, K: N });
+  }
+  if (l.b) matmul(g, ones, dy, await grads.get(`${l.name}.bias`, l.out), { layout: 'NN', M: 1, N: l.out, K: N });
+}
+
+/** Reads a checkpoint's tensors onto the GPU with shape checks and progress. */
+export class WeightLoader {
+  readonly params = new Map<string, GpuBuf>();
+  private loaded = 0;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly ckpt: Checkpoint,
+    readonly arena: Arena,
+    private readonly where: string,
+    private readonly architecture: string,
+    private readonly opts: LoadOptions,
+  ) {}
+
+  has(name: string): boolean {
+    return this.ckpt.has(name);
+  }
+
+  async read(name: string, shape: readonly number[]): Promise<Float32Array> {
+    if (!this.ckpt.has(name)) throw new Error(`${this.where}: the checkpoint has no tensor "${name}" that ${this.architecture} needs`);
+    const got = this.ckpt.info(name).shape;
+    if (got.join(',') !== shape.join(',')) throw new Error(`${this.where}: tensor "${name}" has shape [${got}], the config implies [${shape}]`);
+    return this.ckpt.readF32(name);
+  }
+
+  /** An f32 tensor on the GPU, listed in `params` (trainable). */
+  async tensor(name: string, shape: readonly number[], data?: Float32Array): Promise<GpuBuf> {
+    const b = await this.gpu.upload('weights', data ?? (await this.read(name, shape)), name, this.arena);
+    this.params.set(name, b);
+    this.done(name);
+    return b;
+  }
+
+  /** A linear layer `name` (.weight, optional .bias) of an (out, in) or Conv1D (in, out) weight. */
+  async linear(name: string, out: number, inp: number, bias: boolean, layout: 'out-in' | 'in-out' = 'out-in'): Promise<Linear> {
+    const precision = this.opts.precision ?? 'f32';
+    const shape = layout === 'out-in' ? [out, inp] : [inp, out];
+    let w: Linear['w'];
+    if (precision === 'f32') w = { kind: 'f32', buf: await this.tensor(`${name}.weight`, shape), layout };
+    else {
+      if (layout !== 'out-in') throw new Error(`${this.where}: ${this.architecture} loads in f32 only for now (Conv1D weights are not quantized yet)`);
+      w = { kind: 'quant', q: await uploadQuant(this.gpu, quantize(await this.read(`${name}.weight`, shape), out, inp, precision), `${name}.weight`, this.arena) };
+      this.done(`${name}.weight`);
+    }
+    return { name, w, b: bias ? await this.tensor(`${name}.bias`, [out]) : undefined, out, in: inp };
+  }
+
+  private done(tensor: string): void {
+    this.opts.onProgress?.({ tensor, loaded: ++this.loaded, total: this.ckpt.names.length });
+  }
+}
+
+async function meanOf(g: Gpu, rows: GpuBuf, count: number): Promise<number> {
+  const v = await g.readF32(rows);
+  let sum = 0;
+  for (const x of v) sum += x;
+  return sum / Math.max(1, count);
+}
+
+/** What a family's forward pass leaves for the shared code and its own backward. */
+export interface ForwardResult {
+  /** (B·T, V), or (1, V) when run with a KV cache. */
+  logits: GpuBuf;
+}
+
+/** Buffers of one backward pass: the residual-stream gradient is the family's business. */
+export interface BackwardContext {
+  run: Arena;
+  grads: Grads;
+  /** (B·T) of 1, for bias gradients. */
+  ones: GpuBuf;
+  B: number;
+  T: number;
+}
+
+export abstract class DecoderLM<F extends ForwardResult> {
+  protected constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    protected readonly arena: Arena,
+    /** Every f32 weight by its checkpoint name (a tied head appears once, as the embedding;
+     *  quantized linear weights are not here). */
+    readonly params: ReadonlyMap<string, GpuBuf>,
+  ) {}
+
+  /** Record the forward pass into `run`; with `save`, keep what backward needs. With a KV
+   *  cache (B = 1) the tokens sit at positions cache.pos …, their keys and values join the
+   *  cache, and only the last position's logits are formed. */
+  protected abstract forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<F>;
+
+  /** Given dL/dlogits (B·T, V), form every f32 weight's gradient in `ctx.grads`. */
+  protected abstract backward(f: F, dlogits: GpuBuf, ctx: BackwardContext): Promise<void>;
+
+  /** Logits for every position: ids (B·T) → (B·T, V) on the host. */
+  async logits(ids: ArrayLike<number>, B: number, T: number): Promise<Float32Array> {
+    const run = this.arena.child();
+    try {
+      const f = await this.forward(run, ids, B, T, false);
+      return await this.gpu.readF32(f.logits);
+    } finally {
+      run.dispose();
+    }
+  }
+
+  /** Mean cross-entropy of `targets` where mask = 1, forward only.  ids, targets, mask: (B·T) */
+  async loss(ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number): Promise<{ loss: number; tokens: number }> {
+    const run = this.arena.child();
+    try {
+      const f = await this.forward(run, ids, B, T, false);
+      const { lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, B * T);
+      return { loss: await meanOf(this.gpu, lossRows, count), tokens: count };
+    } finally {
+      run.dispose();
+    }
+  }
+
+  /**
+   * Mean cross-entropy of `targets` over positions where mask = 1, and its gradient with
+   * respect to every f32 weight (checkpoint names), allocated in `gradArena` under
+   * 'gradients'. Quantized linear weights are frozen: gradients pass through them.
+   */
+  async lossAndGrads(
+    ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
+  ): Promise<{ loss: number; grads: Map<string, GpuBuf> }> {
+    const N = B * T;
+    const V = this.spec.vocab;
+    const g = this.gpu;
+    const run = this.arena.child();
+    try {
+      const f = await this.forward(run, ids, B, T, true);
+      const { tgt, msk, state, lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, N);
+      const dlogits = await run.alloc('activations', N * V * 4, 'dlogits');
+      xentChunkBackward(g, f.logits, state, tgt, msk, dlogits, N, V, 0, 1 / Math.max(1, count));
+      const ones = await run.alloc('activations', N * 4, 'ones');
+      fill(g, ones, N, 1);
+      const grads = new Grads(gradArena);
+      await this.backward(f, dlogits, { run, grads, ones, B, T });
+      return { loss: await meanOf(g, lossRows, count), grads: grads.map };
+    } finally {
+      run.dispose();
+    }
+  }
+
+  /**
+   * Continue `prompt` with a KV cache: the prompt in one pass, then one token per pass,
+   * stopping at an EOS id, after `maxNewTokens`, or when `onToken` returns false.
+   */
+  async generate(prompt: readonly number[], opts: Partial<GenerateOptions> = {}): Promise<number[]> {
+    const o: GenerateOptions = { ...GREEDY, maxNewTokens: 64, seed: 0, ...opts };
+    if (prompt.length === 0) throw new RangeError('generate: the prompt needs at least one token (for example BOS)');
+    const { kvHeads: Hkv, headDim: D, vocab: V, maxPositions, layers } = this.spec;
+    const capacity = Math.min(prompt.length + o.maxNewTokens, maxPositions);
+    if (prompt.length >= capacity) throw new RangeError(`generate: a ${prompt.length}-token prompt leaves no room in ${maxPositions} positions`);
+    const session = this.arena.child();
+    try {
+      const cache: KvCache = { k: [], v: [], pos: 0, capacity };
+      for (let l = 0; l < layers; l++) {
+        cache.k.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.k.${l}`));
+        cache.v.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.v.${l}`));
+      }
+      const out: number[] = [];
+      let next: readonly number[] = prompt;
+      while (out.length < o.maxNewTokens && cache.pos + next.length <= capacity) {
+        const step = session.child();
+        let logits: Float32Array;
+        try {
+          const f = await this.forward(step, next, 1, next.length, false, cache);
+          logits = await this.gpu.readF32(f.logits, V);
+        } finally {
+          step.dispose();
+        }
+        const id = sampleToken(logits, o, uniformRef(o.seed, out.length));
+        out.push(id);
+        if (o.onToken?.(id) === false || this.spec.eosTokenIds.includes(id)) break;
+        next = [id];
+      }
+      return out;
+    } finally {
+      session.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.arena.dispose();
+  }
+
+  /** Checks a KV cache request and returns the first position of these tokens. */
+  protected startPosition(B: number, T: number, save: boolean, cache?: KvCache): number {
+    if (cache && (B !== 1 || save || cache.pos + T > cache.capacity)) {
+      throw new RangeError(`KV cache: B must be 1 and ${cache.pos} + ${T} tokens must fit its ${cache.capacity} positions`);
+    }
+    if (!cache && T > this.spec.maxPositions) throw new RangeError(`${T} tokens are more than the model's ${this.spec.maxPositions} positions`);
+    return cache?.pos ?? 0;
+  }
+
+  /** Per-row losses of (N, V) logits in one vocabulary chunk, and the state backward needs. */
+  private async crossEntropy(run: Arena, logits: GpuBuf, targets: ArrayLike<number>, mask: ArrayLike<number>, N: number) {
+    const V = this.spec.vocab;
+    if (targets.length !== N || mask.length !== N) throw new RangeError(`loss: need ${N} targets and mask values, got ${targets.length} and ${mask.length}`);
+    validateTokenIds(targets, V, 'targets');
+    let count = 0;
+    for (let i = 0; i < N; i++) count += mask[i] ? 1 : 0;
+    const g = this.gpu;
+    const tgt = await g.upload('activations', Uint32Array.from(targets), 'targets', run);
+    const msk = await g.upload('activations', Uint32Array.from(mask, (m) => (m ? 1 : 0)), 'mask', run);
+    const state = await run.alloc('activations', N * 3 * 4, 'xent.state');
+    const lossRows = await run.alloc('activations', N * 4, 'loss');
+    const lse = await run.alloc('activations', N * 4, 'lse');
+    xentChunkForward(g, logits, tgt, state, N, V, 0, true);
+    xentFinalize(g, state, msk, lossRows, lse, N);
+    return { tgt, msk, state, lossRows, count };
+  }
+}
