@@ -37,7 +37,53 @@ VARIANTS = {
                         rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                           original_max_position_embeddings=16),
                         bos_token_id=1, eos_token_id=2),
+    # GPT-2: LayerNorm, tanh-GELU, learned positions, fused Conv1D c_attn stored (in, out),
+    # biases everywhere, tied head; names as save_pretrained writes them ("transformer.").
+    "gpt2": dict(architectures=["GPT2LMHeadModel"], model_type="gpt2", n_embd=24, n_head=3, n_layer=2, n_positions=32,
+                 n_inner=None, vocab_size=40, layer_norm_epsilon=1e-5, activation_function="gelu_new",
+                 bos_token_id=1, eos_token_id=2),
 }
+
+
+def gpt2_shapes(cfg):
+    C, V, P = cfg["n_embd"], cfg["vocab_size"], cfg["n_positions"]
+    I = cfg["n_inner"] or 4 * C
+    out = [("transformer.wte.weight", [V, C]), ("transformer.wpe.weight", [P, C])]
+    for l in range(cfg["n_layer"]):
+        p = f"transformer.h.{l}"
+        out += [(f"{p}.ln_1.weight", [C]), (f"{p}.ln_1.bias", [C]),
+                (f"{p}.attn.c_attn.weight", [C, 3 * C]), (f"{p}.attn.c_attn.bias", [3 * C]),
+                (f"{p}.attn.c_proj.weight", [C, C]), (f"{p}.attn.c_proj.bias", [C]),
+                (f"{p}.ln_2.weight", [C]), (f"{p}.ln_2.bias", [C]),
+                (f"{p}.mlp.c_fc.weight", [C, I]), (f"{p}.mlp.c_fc.bias", [I]),
+                (f"{p}.mlp.c_proj.weight", [I, C]), (f"{p}.mlp.c_proj.bias", [C])]
+    out += [("transformer.ln_f.weight", [C]), ("transformer.ln_f.bias", [C])]
+    return out
+
+
+def gpt2_forward(cfg, W, ids):
+    B, T = ids.shape
+    C, H = cfg["n_embd"], cfg["n_head"]
+    D, eps = C // H, cfg["layer_norm_epsilon"]
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (C,), W[f"{name}.weight"], W[f"{name}.bias"], eps)
+
+    def gelu_new(x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    x = W["transformer.wte.weight"][ids] + W["transformer.wpe.weight"][torch.arange(T)][None]
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    for l in range(cfg["n_layer"]):
+        p = f"transformer.h.{l}"
+        qkv = ln(x, f"{p}.ln_1") @ W[f"{p}.attn.c_attn.weight"] + W[f"{p}.attn.c_attn.bias"]
+        q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in qkv.split(C, dim=-1))
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(D)
+        o = (s.masked_fill(~causal, float("-inf")).softmax(-1) @ v).transpose(1, 2).reshape(B, T, C)
+        x = x + o @ W[f"{p}.attn.c_proj.weight"] + W[f"{p}.attn.c_proj.bias"]
+        h = gelu_new(ln(x, f"{p}.ln_2") @ W[f"{p}.mlp.c_fc.weight"] + W[f"{p}.mlp.c_fc.bias"])
+        x = x + h @ W[f"{p}.mlp.c_proj.weight"] + W[f"{p}.mlp.c_proj.bias"]
+    return ln(x, "transformer.ln_f") @ W["transformer.wte.weight"].T
 
 
 def inv_freq(cfg, dim):
@@ -176,9 +222,12 @@ def make(name, cfg, seed):
     torch.manual_seed(seed)
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
+    gpt2 = cfg["architectures"][0] == "GPT2LMHeadModel"
+    shapes_of = gpt2_shapes if gpt2 else shapes
+    fwd = gpt2_forward if gpt2 else forward
     W = {}
-    for n, shape in shapes(cfg):
-        if n.endswith("norm.weight"):
+    for n, shape in shapes_of(cfg):
+        if n.endswith("norm.weight") or (gpt2 and ".ln_" in n and n.endswith(".weight")):
             W[n] = (1.0 + 0.1 * torch.randn(shape, dtype=torch.float64))
         else:
             W[n] = 0.3 * torch.randn(shape, dtype=torch.float64)
@@ -186,7 +235,7 @@ def make(name, cfg, seed):
         W[n].requires_grad_(True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), [(n,) + f32(W[n]) for n, _ in shapes(cfg)], {"format": "pt"})
+    write_safetensors(os.path.join(d, "model.safetensors"), [(n,) + f32(W[n]) for n, _ in shapes_of(cfg)], {"format": "pt"})
     tok, tcfg = tokenizer_files(cfg["vocab_size"])
     with open(os.path.join(d, "tokenizer.json"), "w") as f:
         json.dump(tok, f)
@@ -194,12 +243,13 @@ def make(name, cfg, seed):
         json.dump(tcfg, f, indent=2)
 
     B, T, V = 2, 7, cfg["vocab_size"]
+    # (T = 7 + 8 greedy tokens stays within every variant's positions)
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.randint(3, V, (B, T), generator=g)
     targets = torch.randint(3, V, (B, T), generator=g)
     mask = torch.ones(B, T, dtype=torch.int64)
     mask[:, :2] = 0  # the first two positions are "prompt": no loss
-    logits = forward(cfg, W, ids)
+    logits = fwd(cfg, W, ids)
     lp = torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0]
     loss = -(lp * mask).sum() / mask.sum()
     loss.backward()
@@ -207,10 +257,10 @@ def make(name, cfg, seed):
     seq = [1, 5, 9]
     with torch.no_grad():
         for _ in range(8):
-            seq.append(int(forward(cfg, W, torch.tensor([seq]))[0, -1].argmax()))
+            seq.append(int(fwd(cfg, W, torch.tensor([seq]))[0, -1].argmax()))
     golden = [("ids",) + i32(ids), ("targets",) + i32(targets), ("mask",) + i32(mask), ("logits",) + f32(logits),
               ("loss",) + f32(loss.reshape(1)), ("greedy",) + i32(torch.tensor(seq))]
-    golden += [(f"grad.{n}",) + f32(W[n].grad) for n, _ in shapes(cfg)]
+    golden += [(f"grad.{n}",) + f32(W[n].grad) for n, _ in shapes_of(cfg)]
     write_safetensors(os.path.join(d, "golden.safetensors"), golden, {"source": "scripts/make-fixtures.py", "torch": torch.__version__})
     print(f"{name}: loss {loss.item():.6f}, greedy {seq[3:]}")
 

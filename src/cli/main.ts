@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import { readTexts, windows } from '../engine/data/corpus.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import type { HubProgress } from '../engine/io/hub.ts';
-import { LlamaModel } from '../engine/model/llama.ts';
+import { loadModel } from '../engine/model/load.ts';
 import type { BasePrecision } from '../engine/model/decoder.ts';
 import { Flags, UsageError } from './args.ts';
 import { resolveModel } from './sources.ts';
@@ -52,7 +52,7 @@ async function openModel(f: Flags, json: boolean) {
   const precision = precisionFlag(f);
   const gpu = await Gpu.create(nodeHost());
   try {
-    const model = await LlamaModel.load(gpu, files, { precision });
+    const model = await loadModel(gpu, files, { precision });
     const tokenizer = await loadTokenizer(files, model.spec.eosTokenIds);
     return { gpu, model, tokenizer };
   } catch (e) {

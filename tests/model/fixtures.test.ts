@@ -9,19 +9,19 @@ import { describe, expect, it } from 'vitest';
 import { nodeFileSource } from '../../src/engine/io/node-file.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { SafetensorsFile } from '../../src/engine/io/safetensors.ts';
-import { LlamaModel } from '../../src/engine/model/llama.ts';
+import { loadModel } from '../../src/engine/model/load.ts';
 import { expectClose, testGpu } from '../helpers/gpu.ts';
 
 const ROOT = new URL('../fixtures/models/', import.meta.url).pathname;
 const variants = readdirSync(ROOT);
 
 describe('PyTorch fixtures', () => {
-  it('exist', () => expect(variants.length).toBeGreaterThanOrEqual(3));
+  it('exist', () => expect(variants.length).toBeGreaterThanOrEqual(4));
   for (const v of variants) {
     it(`${v}: logits, loss, every gradient and greedy tokens match PyTorch`, async () => {
       const gpu = await testGpu();
       const golden = await SafetensorsFile.open(nodeFileSource(`${ROOT}${v}/golden.safetensors`));
-      const model = await LlamaModel.load(gpu, nodeModelDir(`${ROOT}${v}`));
+      const model = await loadModel(gpu, nodeModelDir(`${ROOT}${v}`));
       const ids = [...(await golden.readI32('ids'))];
       const targets = [...(await golden.readI32('targets'))];
       const mask = [...(await golden.readI32('mask'))];

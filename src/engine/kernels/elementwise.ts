@@ -12,6 +12,7 @@ const K = {
   axpby: { shader: 'elementwise', entry: 'axpby', bindings: ['read', 'rw'] },
   mul: { shader: 'elementwise', entry: 'mul', bindings: ['read', 'rw'] },
   biasAdd: { shader: 'elementwise', entry: 'bias_add', bindings: ['read', 'rw'] },
+  copy2d: { shader: 'elementwise', entry: 'copy2d', bindings: ['read', 'rw'] },
 } as const satisfies Record<string, KernelSpec>;
 
 /** y[i] = value for i < n */
@@ -37,4 +38,24 @@ export function mul(gpu: Gpu, x: GpuBuf, y: GpuBuf, n: number): void {
 /** y[r, :] += b for every row.  b: (cols), y: (rows, cols) */
 export function biasAdd(gpu: Gpu, b: GpuBuf, y: GpuBuf, rows: number, cols: number): void {
   gpu.dispatch(K.biasAdd, { params: [rows * cols, f32(0), f32(0), cols], buffers: [b, y], grid: grid1d(rows * cols, WG) });
+}
+
+export interface Slice2d {
+  rows: number;
+  cols: number;
+  /** Row strides (elements) and column offsets of source and destination. */
+  srcStride: number;
+  srcOff: number;
+  dstStride: number;
+  dstOff: number;
+}
+
+/** y[r, dstOff + c] = x[r, srcOff + c] for r < rows, c < cols (row-major, strides in elements). */
+export function copy2d(gpu: Gpu, x: GpuBuf, y: GpuBuf, s: Slice2d): void {
+  const n = s.rows * s.cols;
+  gpu.dispatch(K.copy2d, {
+    params: [n, f32(0), f32(0), s.cols, s.srcStride, s.srcOff, s.dstStride, s.dstOff],
+    buffers: [x, y],
+    grid: grid1d(n, WG),
+  });
 }
