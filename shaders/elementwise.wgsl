@@ -5,6 +5,8 @@
 //   axpby:        1 x (read) 2 y (rw)  y = alpha * x + beta * y   (beta = 0 copies-and-scales)
 //   mul:          1 x (read) 2 y (rw)  y = x * y (elementwise)
 //   bias_add:     1 b (read) 2 y (rw)  y[r, c] += b[c]   with b: (cols), y: (n / cols, cols)
+//   copy2d:       1 x (read) 2 y (rw)  y[r·dstStride + dstOff + c] = x[r·srcStride + srcOff + c]
+//                 for r < n / cols, c < cols (a column slice of a row-major matrix: split / merge)
 // Shapes: x, y: (n)
 // Grid: 1-D over n, folded into y past 65535 workgroups: i = gid.x + gid.y * nwg.x * WG.
 
@@ -15,6 +17,10 @@ struct Params {
   alpha: f32,
   beta: f32,
   cols: u32,
+  srcStride: u32,
+  srcOff: u32,
+  dstStride: u32,
+  dstOff: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -59,4 +65,14 @@ fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: 
 fn bias_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat(gid, nwg);
   if (i < p.n) { y2[i] += x[i % p.cols]; }
+}
+
+@compute @workgroup_size(WG)
+fn copy2d(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i < p.n) {
+    let r = i / p.cols;
+    let c = i % p.cols;
+    y2[r * p.dstStride + p.dstOff + c] = x[r * p.srcStride + p.srcOff + c];
+  }
 }

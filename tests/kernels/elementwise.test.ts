@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { axpby, biasAdd, fill, mul, scale } from '../../src/engine/kernels/elementwise.ts';
-import { axpbyRef, biasAddRef, mulRef } from '../../src/engine/kernels/elementwise.ref.ts';
+import { axpby, biasAdd, copy2d, fill, mul, scale } from '../../src/engine/kernels/elementwise.ts';
+import { axpbyRef, biasAddRef, copy2dRef, mulRef } from '../../src/engine/kernels/elementwise.ref.ts';
 import { expectClose, randn, testGpu, upload } from '../helpers/gpu.ts';
 
 describe('elementwise', () => {
@@ -36,6 +36,23 @@ describe('elementwise', () => {
     expectClose(await gpu.readF32(by), biasAddRef(b, y, cols), 1e-6, 1e-6, 'bias_add');
     bb.release();
     by.release();
+  });
+
+  it('copy2d splits a column slice out of a fused matrix and merges it back', async () => {
+    const gpu = await testGpu();
+    const [rows, C] = [5, 7];
+    const qkv = randn(rows * 3 * C, 6);
+    const k = new Float32Array(rows * C);
+    const [bqkv, bk] = [await upload(gpu, qkv), await upload(gpu, k)];
+    const split = { rows, cols: C, srcStride: 3 * C, srcOff: C, dstStride: C, dstOff: 0 };
+    copy2d(gpu, bqkv, bk, split);
+    const want = copy2dRef(qkv, k, split);
+    expectClose(await gpu.readF32(bk), want, 0, 0, 'split');
+    const merged = await upload(gpu, new Float32Array(rows * 3 * C));
+    const merge = { rows, cols: C, srcStride: C, srcOff: 0, dstStride: 3 * C, dstOff: 2 * C };
+    copy2d(gpu, bk, merged, merge);
+    expectClose(await gpu.readF32(merged), copy2dRef(want, new Float32Array(rows * 3 * C), merge), 0, 0, 'merge');
+    for (const b of [bqkv, bk, merged]) b.release();
   });
 
   it('axpby with beta = 0 ignores NaN in y', async () => {
