@@ -5,8 +5,8 @@
 
 import type { Arena, GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import { fill } from '../kernels/elementwise.ts';
-import { biasAdd } from '../kernels/elementwise.ts';
+import { biasAdd, fill } from '../kernels/elementwise.ts';
+import { attentionForward } from '../kernels/attention.ts';
 import { validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
@@ -279,13 +279,49 @@ export abstract class DecoderLM<F extends ForwardResult> {
     this.arena.dispose();
   }
 
-  /** Checks a KV cache request and returns the first position of these tokens. */
-  protected startPosition(B: number, T: number, save: boolean, cache?: KvCache): number {
+  /**
+   * The start of every family's forward: checks the ids and the KV cache request, uploads
+   * the ids, and returns the first position of these tokens.
+   */
+  protected async begin(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache) {
+    if (ids.length !== B * T) throw new RangeError(`forward: ${ids.length} ids for B=${B} T=${T}`);
+    validateTokenIds(ids, this.spec.vocab);
     if (cache && (B !== 1 || save || cache.pos + T > cache.capacity)) {
       throw new RangeError(`KV cache: B must be 1 and ${cache.pos} + ${T} tokens must fit its ${cache.capacity} positions`);
     }
     if (!cache && T > this.spec.maxPositions) throw new RangeError(`${T} tokens are more than the model's ${this.spec.maxPositions} positions`);
-    return cache?.pos ?? 0;
+    const idsBuf = await this.gpu.upload('activations', Uint32Array.from(ids), 'ids', run);
+    return { idsBuf, start: cache?.pos ?? 0 };
+  }
+
+  /** Attention of layer `li`, through the KV cache when there is one (appending k and v).
+   *  q: (B, T, Hq, D); k, v: (B, T, Hkv, D); o: like q; lse: (B, Hq, T). */
+  protected attend(li: number, q: GpuBuf, k: GpuBuf, v: GpuBuf, o: GpuBuf, lse: GpuBuf, B: number, T: number, cache?: KvCache): void {
+    const { heads: Hq, kvHeads: Hkv, headDim: D } = this.spec;
+    const g = this.gpu;
+    if (!cache) return attentionForward(g, q, k, v, o, lse, { B, T, Tk: T, Hq, Hkv, D });
+    const row = Hkv * D * 4;
+    g.copy(k, cache.k[li], T * row, 0, cache.pos * row);
+    g.copy(v, cache.v[li], T * row, 0, cache.pos * row);
+    attentionForward(g, q, cache.k[li], cache.v[li], o, lse, { B, T, Tk: cache.pos + T, Hq, Hkv, D });
+  }
+
+  /** logits = h·headᵀ for every row, or only the last row when generating (which also
+   *  advances the cache past these T tokens).  h: (B·T, C), head: (V, C) */
+  protected async head(run: Arena, h: GpuBuf, head: GpuBuf, N: number, T: number, cache?: KvCache): Promise<GpuBuf> {
+    const { hidden: C, vocab: V } = this.spec;
+    const g = this.gpu;
+    let rows = N;
+    let src = h;
+    if (cache) {
+      rows = 1;
+      src = await run.alloc('activations', C * 4, 'h.last');
+      g.copy(h, src, C * 4, (N - 1) * C * 4, 0);
+      cache.pos += T;
+    }
+    const logits = await run.alloc('activations', rows * V * 4, 'logits'); // (B·T, V) or (1, V)
+    matmul(g, src, head, logits, { layout: 'NT', M: rows, N: V, K: C });
+    return logits;
   }
 
   /** Per-row losses of (N, V) logits in one vocabulary chunk, and the state backward needs. */

@@ -12,9 +12,9 @@
 import type { Arena, GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { geluBackward, geluForward } from '../kernels/activation.ts';
-import { attentionBackward, attentionForward } from '../kernels/attention.ts';
+import { attentionBackward } from '../kernels/attention.ts';
 import { axpby, copy2d } from '../kernels/elementwise.ts';
-import { embeddingBackward, embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
+import { embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { layerNormBackward, layerNormForward } from '../kernels/norm.ts';
 import type { Checkpoint, ModelFiles } from '../io/model-files.ts';
@@ -116,14 +116,11 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
 
   protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<Gpt2Forward> {
     const s = this.spec;
-    const { hidden: C, heads: H, headDim: D, intermediate: I, vocab: V, maxPositions: P } = s;
-    if (ids.length !== B * T) throw new RangeError(`forward: ${ids.length} ids for B=${B} T=${T}`);
-    validateTokenIds(ids, V);
-    const start = this.startPosition(B, T, save, cache);
+    const { hidden: C, heads: H, intermediate: I, vocab: V, maxPositions: P } = s;
+    const { idsBuf, start } = await this.begin(run, ids, B, T, save, cache);
     const g = this.gpu;
     const N = B * T;
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
-    const idsBuf = await g.upload('activations', Uint32Array.from(ids), 'ids', run);
     const posBuf = await g.upload('activations', Uint32Array.from({ length: N }, (_, i) => start + (i % T)), 'positions', run);
     const x = await act(N * C, 'x');
     const tmp = await act(N * C, 'x.pos');
@@ -160,12 +157,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
       layerNormForward(g, x, L.ln1.w, L.ln1.b, a.h1, a.mean1, a.rstd1, N, C, s.normEps);
       linearForward(g, a.h1, L.attn, a.qkv, N);
       for (const [j, t] of [a.q, a.k, a.v].entries()) copy2d(g, a.qkv, t, { rows: N, cols: C, srcStride: 3 * C, srcOff: j * C, dstStride: C, dstOff: 0 });
-      if (cache) {
-        const row = C * 4;
-        g.copy(a.k, cache.k[li], N * row, 0, start * row);
-        g.copy(a.v, cache.v[li], N * row, 0, start * row);
-        attentionForward(g, a.q, cache.k[li], cache.v[li], a.o, a.lse, { B, T, Tk: start + T, Hq: H, Hkv: H, D });
-      } else attentionForward(g, a.q, a.k, a.v, a.o, a.lse, { B, T, Tk: T, Hq: H, Hkv: H, D });
+      this.attend(li, a.q, a.k, a.v, a.o, a.lse, B, T, cache);
       linearForward(g, a.o, L.proj, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
@@ -179,15 +171,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const meanF = await act(N, 'mean.final');
     const rstdF = await act(N, 'rstd.final');
     layerNormForward(g, x, this.lnF.w, this.lnF.b, hF, meanF, rstdF, N, C, s.normEps);
-    const rows = cache ? 1 : N;
-    let hOut = hF;
-    if (cache) {
-      hOut = await act(C, 'h.last');
-      g.copy(hF, hOut, C * 4, (N - 1) * C * 4, 0);
-      cache.pos += T;
-    }
-    const logits = await act(rows * V, 'logits');
-    matmul(g, hOut, this.wte, logits, { layout: 'NT', M: rows, N: V, K: C });
+    const logits = await this.head(run, hF, this.wte, N, T, cache);
     return { ids: idsBuf, pos: posBuf, xF: x, meanF, rstdF, hF, logits, saved };
   }
 

@@ -10,9 +10,9 @@
 import type { Arena, GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { swigluBackward, swigluForward } from '../kernels/activation.ts';
-import { attentionBackward, attentionForward } from '../kernels/attention.ts';
+import { attentionBackward } from '../kernels/attention.ts';
 import { axpby } from '../kernels/elementwise.ts';
-import { embeddingBackward, embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
+import { embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
 import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
@@ -124,13 +124,10 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
   protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<LlamaForward> {
     const s = this.spec;
     const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
-    if (ids.length !== B * T) throw new RangeError(`forward: ${ids.length} ids for B=${B} T=${T}`);
-    validateTokenIds(ids, V);
-    const pos = this.startPosition(B, T, save, cache);
+    const { idsBuf, start: pos } = await this.begin(run, ids, B, T, save, cache);
     const g = this.gpu;
     const N = B * T;
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
-    const idsBuf = await g.upload('activations', Uint32Array.from(ids), 'ids', run);
     const x = await act(N * C, 'x'); // (B·T, C) residual stream
     const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: pos };
     // Without `save`, one set of buffers serves every layer.
@@ -166,12 +163,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       linearForward(g, a.h1, L.v, a.v, N);
       ropeForward(g, this.invFreq, a.q, { ...rope, H: Hq });
       ropeForward(g, this.invFreq, a.k, { ...rope, H: Hkv });
-      if (cache) {
-        const row = Hkv * D * 4;
-        g.copy(a.k, cache.k[li], N * row, 0, pos * row);
-        g.copy(a.v, cache.v[li], N * row, 0, pos * row);
-        attentionForward(g, a.q, cache.k[li], cache.v[li], a.o, a.lse, { B, T, Tk: pos + T, Hq, Hkv, D });
-      } else attentionForward(g, a.q, a.k, a.v, a.o, a.lse, { B, T, Tk: T, Hq, Hkv, D });
+      this.attend(li, a.q, a.k, a.v, a.o, a.lse, B, T, cache);
       linearForward(g, a.o, L.o, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
@@ -185,15 +177,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     const hF = await act(N * C, 'h.final');
     const rstdF = await act(N, 'rstd.final');
     rmsNormForward(g, x, this.norm, hF, rstdF, N, C, s.normEps);
-    const rows = cache ? 1 : N;
-    let hOut = hF;
-    if (cache) {
-      hOut = await act(C, 'h.last');
-      g.copy(hF, hOut, C * 4, (N - 1) * C * 4, 0);
-      cache.pos += T;
-    }
-    const logits = await act(rows * V, 'logits');
-    matmul(g, hOut, this.lmHead, logits, { layout: 'NT', M: rows, N: V, K: C });
+    const logits = await this.head(run, hF, this.lmHead, N, T, cache);
     return { ids: idsBuf, xF: x, hF, rstdF, logits, saved };
   }
 
