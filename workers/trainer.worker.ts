@@ -3,12 +3,24 @@
 
 import { expose } from 'comlink';
 import { errorInfo, type EngineApi, type EngineEvent, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
+import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
+import { pickedFiles } from '../src/engine/io/browser-files.ts';
+import { parameterCount } from '../src/engine/model/config.ts';
+import { loadModel, type CausalLM } from '../src/engine/model/load.ts';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
 import { browserHost } from '../src/engine/gpu/host-browser.ts';
 import { axpby } from '../src/engine/kernels/elementwise.ts';
 import { axpbyRef } from '../src/engine/kernels/elementwise.ref.ts';
 
 let gpu: Promise<Gpu> | undefined;
+let loaded: { model: CausalLM; tokenizer: TextTokenizer } | undefined;
+/** One job on the device at a time: loads and generations queue here. */
+let queue: Promise<unknown> = Promise.resolve();
+function exclusive<T>(job: () => Promise<T>): Promise<T> {
+  const run = queue.then(job, job);
+  queue = run.catch(() => undefined);
+  return run;
+}
 const listeners = new Set<(e: EngineEvent) => void>();
 
 function emit(e: EngineEvent): void {
@@ -61,6 +73,52 @@ const api: EngineApi = {
 
   subscribe(listener) {
     listeners.add(listener);
+  },
+
+  loadModel(files, precision) {
+    return exclusive(async () => {
+      const g = await device();
+      loaded?.model.dispose();
+      loaded = undefined;
+      const folder = files[0]?.webkitRelativePath.split('/')[0] || 'picked files';
+      const src = pickedFiles(files, folder);
+      const before = g.ledger.snapshot().live.weights;
+      const model = await loadModel(g, src, { precision, onProgress: (p) => emit({ type: 'load', ...p }) });
+      try {
+        const tokenizer = await loadTokenizer(src, model.spec.eosTokenIds);
+        loaded = { model, tokenizer };
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+      const s = model.spec;
+      return {
+        name: folder, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
+        precision, weightBytes: g.ledger.snapshot().live.weights - before,
+      };
+    });
+  },
+
+  generate(req) {
+    return exclusive(async () => {
+      if (!loaded) throw new Error('No model is loaded: pick a model folder first.');
+      const { model, tokenizer } = loaded;
+      const t0 = performance.now();
+      // Stream text deltas of the whole continuation: single tokens do not decode to their
+      // share of the text (leading-space markers, byte-fallback pieces).
+      const sofar: number[] = [];
+      let shown = '';
+      const out = await model.generate(tokenizer.encode(req.prompt), {
+        ...req,
+        onToken: (id) => {
+          sofar.push(id);
+          const text = tokenizer.decode(sofar);
+          emit({ type: 'token', id, text: text.slice(shown.length) });
+          shown = text;
+        },
+      });
+      return { text: tokenizer.decode(out), tokens: out.length, ms: performance.now() - t0 };
+    });
   },
 };
 

@@ -5,6 +5,7 @@
 
 import type { AdapterSummary, GpuEvent } from './gpu/gpu.ts';
 import type { LedgerSnapshot } from './gpu/ledger.ts';
+import type { BasePrecision } from './model/decoder.ts';
 
 export interface ErrorInfo {
   name: string;
@@ -21,15 +22,50 @@ export interface SelfTestResult {
   ledger: LedgerSnapshot;
 }
 
-export type EngineEvent = GpuEvent | { type: 'ledger'; ledger: LedgerSnapshot };
+export type EngineEvent =
+  | GpuEvent
+  | { type: 'ledger'; ledger: LedgerSnapshot }
+  | { type: 'load'; tensor: string; loaded: number; total: number }
+  | { type: 'token'; id: number; text: string };
+
+export interface ModelSummary {
+  name: string;
+  architecture: string;
+  parameters: number;
+  layers: number;
+  hidden: number;
+  vocab: number;
+  precision: BasePrecision;
+  /** Weight bytes on the GPU (ledger). */
+  weightBytes: number;
+}
+
+export interface GenerateRequest {
+  prompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number;
+  ms: number;
+}
 
 export interface EngineApi {
   /** Acquire the WebGPU device (once) and describe it; never throws. */
   probe(): Promise<ProbeResult>;
   /** Run a kernel in the worker against its CPU reference. Throws if there is no device. */
   selfTest(): Promise<SelfTestResult>;
-  /** Receive device events and ledger changes. */
+  /** Receive device events, ledger changes, load progress and generated tokens. */
   subscribe(listener: (e: EngineEvent) => void): void;
+  /** Load a model from files the user picked (a Hugging Face model folder's files). */
+  loadModel(files: File[], precision: BasePrecision): Promise<ModelSummary>;
+  /** Continue `prompt` with the loaded model; tokens stream as 'token' events. */
+  generate(req: GenerateRequest): Promise<GenerateResult>;
 }
 
 export function errorInfo(e: unknown): ErrorInfo {

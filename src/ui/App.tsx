@@ -1,6 +1,8 @@
 import { useEffect } from 'react';
 import { GpuPanel } from './GpuPanel.tsx';
 import { LedgerTable } from './LedgerTable.tsx';
+import { ModelPanel } from './ModelPanel.tsx';
+import { Playground } from './Playground.tsx';
 import { SelfTest } from './SelfTest.tsx';
 import { useStore } from './store/index.ts';
 
@@ -30,6 +32,8 @@ export function App() {
             <GpuPanel />
             <SelfTest />
             <LedgerTable />
+            <ModelPanel />
+            <Playground />
           </>
         ) : (
           <Unavailable />

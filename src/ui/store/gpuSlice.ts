@@ -43,7 +43,8 @@ export const createGpuSlice: StateCreator<Store, [], [], GpuSlice> = (set, get) 
         proxy((e: EngineEvent) => {
           if (e.type === 'ledger') set({ ledger: e.ledger });
           else if (e.type === 'lost') set({ gpuStatus: 'error', gpuError: { name: 'DeviceLostError', message: `GPU device lost (${e.reason}): ${e.message}` } });
-          else set((s) => ({ deviceMessages: [...s.deviceMessages.slice(-9), `${e.kind}: ${e.message}`] }));
+          else if (e.type === 'error') set((s) => ({ deviceMessages: [...s.deviceMessages.slice(-9), `${e.kind}: ${e.message}`] }));
+          else get().onModelEvent(e);
         }),
       );
     } catch (e) {

@@ -3,9 +3,11 @@
 
 import { create } from 'zustand';
 import { createGpuSlice, type GpuSlice } from './gpuSlice.ts';
+import { createModelSlice, type ModelSlice } from './modelSlice.ts';
 
-export type Store = GpuSlice;
+export type Store = GpuSlice & ModelSlice;
 
 export const useStore = create<Store>()((...a) => ({
   ...createGpuSlice(...a),
+  ...createModelSlice(...a),
 }));

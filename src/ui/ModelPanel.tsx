@@ -1,0 +1,79 @@
+import { useEffect, useRef, useState } from 'react';
+import { fmtBytes } from '../engine/gpu/arena.ts';
+import type { BasePrecision } from '../engine/model/decoder.ts';
+import { useStore } from './store/index.ts';
+
+const PRECISIONS: { value: BasePrecision; label: string }[] = [
+  { value: 'f32', label: 'f32 (exact)' },
+  { value: 'q8', label: 'q8 (8.5 bits per weight)' },
+  { value: 'q4', label: 'q4 (4.5 bits per weight)' },
+  { value: 'nf4', label: 'nf4 (4.5 bits, QLoRA codebook)' },
+];
+
+/** Pick a Hugging Face model folder (config.json, model.safetensors, tokenizer.json, …) and load it. */
+export function ModelPanel() {
+  const status = useStore((s) => s.modelStatus);
+  const model = useStore((s) => s.model);
+  const progress = useStore((s) => s.loadProgress);
+  const error = useStore((s) => s.modelError);
+  const load = useStore((s) => s.loadModel);
+  const [precision, setPrecision] = useState<BasePrecision>('f32');
+  const folder = useRef<HTMLInputElement>(null);
+  useEffect(() => folder.current?.setAttribute('webkitdirectory', ''), []);
+  const pick = (list: FileList | null) => {
+    if (list && list.length) void load([...list], precision);
+  };
+  return (
+    <section className="panel" aria-labelledby="model-title">
+      <h2 id="model-title">Model</h2>
+      <p className="muted">
+        A model folder in Hugging Face layout from your disk (Llama, SmolLM, Qwen2, Mistral, GPT-2): config.json,
+        model.safetensors and tokenizer.json. It is read here, never uploaded.
+      </p>
+      <label className="field">
+        Base precision{' '}
+        <select value={precision} onChange={(e) => setPrecision(PRECISIONS.find((p) => p.value === e.target.value)?.value ?? 'f32')}>
+          {PRECISIONS.map((p) => (
+            <option key={p.value} value={p.value}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div className="row-buttons">
+        <label className="button">
+          Choose folder…
+          <input ref={folder} type="file" className="visually-hidden" onChange={(e) => pick(e.target.files)} />
+        </label>
+        <label className="button">
+          Choose files…
+          <input type="file" multiple className="visually-hidden" data-testid="model-files" onChange={(e) => pick(e.target.files)} />
+        </label>
+      </div>
+      {status === 'loading' && (
+        <p role="status">
+          Loading… <progress value={progress} max={1} aria-label="loading progress" /> {Math.round(progress * 100)} %
+        </p>
+      )}
+      {status === 'ready' && model && (
+        <dl className="facts" data-testid="model-summary">
+          <dt>Folder</dt>
+          <dd>{model.name}</dd>
+          <dt>Architecture</dt>
+          <dd data-testid="model-arch">{model.architecture}</dd>
+          <dt>Parameters</dt>
+          <dd>{model.parameters.toLocaleString('en')}</dd>
+          <dt>Layers / width / vocabulary</dt>
+          <dd>
+            {model.layers} / {model.hidden} / {model.vocab}
+          </dd>
+          <dt>Weights on the GPU</dt>
+          <dd>
+            {fmtBytes(model.weightBytes)} ({model.precision})
+          </dd>
+        </dl>
+      )}
+      {error && <p className="problem" role="alert">{`${error.name}: ${error.message}`}</p>}
+    </section>
+  );
+}
