@@ -5,6 +5,10 @@ import { expose } from 'comlink';
 import { errorInfo, type EngineApi, type EngineEvent, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
 import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { pickedFiles } from '../src/engine/io/browser-files.ts';
+import type { ModelFiles } from '../src/engine/io/model-files.ts';
+import { urlModelFiles } from '../src/engine/io/url-files.ts';
+import type { BasePrecision } from '../src/engine/model/decoder.ts';
+import type { ModelSummary } from '../src/engine/api.ts';
 import { parameterCount } from '../src/engine/model/config.ts';
 import { loadModel, type CausalLM } from '../src/engine/model/load.ts';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
@@ -37,6 +41,28 @@ function device(): Promise<Gpu> {
     gpu.catch(() => (gpu = undefined)); // a later probe may try again
   }
   return gpu;
+}
+
+function load(src: ModelFiles, precision: BasePrecision): Promise<ModelSummary> {
+  return exclusive(async () => {
+    const g = await device();
+    loaded?.model.dispose();
+    loaded = undefined;
+    const before = g.ledger.snapshot().live.weights;
+    const model = await loadModel(g, src, { precision, onProgress: (p) => emit({ type: 'load', ...p }) });
+    try {
+      const tokenizer = await loadTokenizer(src, model.spec.eosTokenIds);
+      loaded = { model, tokenizer };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    const s = model.spec;
+    return {
+      name: src.name, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
+      precision, weightBytes: g.ledger.snapshot().live.weights - before,
+    };
+  });
 }
 
 const api: EngineApi = {
@@ -76,27 +102,13 @@ const api: EngineApi = {
   },
 
   loadModel(files, precision) {
-    return exclusive(async () => {
-      const g = await device();
-      loaded?.model.dispose();
-      loaded = undefined;
-      const folder = files[0]?.webkitRelativePath.split('/')[0] || 'picked files';
-      const src = pickedFiles(files, folder);
-      const before = g.ledger.snapshot().live.weights;
-      const model = await loadModel(g, src, { precision, onProgress: (p) => emit({ type: 'load', ...p }) });
-      try {
-        const tokenizer = await loadTokenizer(src, model.spec.eosTokenIds);
-        loaded = { model, tokenizer };
-      } catch (e) {
-        model.dispose();
-        throw e;
-      }
-      const s = model.spec;
-      return {
-        name: folder, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
-        precision, weightBytes: g.ledger.snapshot().live.weights - before,
-      };
-    });
+    const folder = files[0]?.webkitRelativePath.split('/')[0] || 'picked files';
+    return load(pickedFiles(files, folder), precision);
+  },
+
+  loadBuiltin(name, precision) {
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) return Promise.reject(new Error(`"${name}" is not a built-in model name`));
+    return load(urlModelFiles(new URL(`/models/${name}/`, self.location.origin).href, `builtin:${name}`), precision);
   },
 
   generate(req) {

@@ -64,6 +64,8 @@ export interface EngineApi {
   subscribe(listener: (e: EngineEvent) => void): void;
   /** Load a model from files the user picked (a Hugging Face model folder's files). */
   loadModel(files: File[], precision: BasePrecision): Promise<ModelSummary>;
+  /** Load a built-in model served with the page (public/models/<name>). */
+  loadBuiltin(name: string, precision: BasePrecision): Promise<ModelSummary>;
   /** Continue `prompt` with the loaded model; tokens stream as 'token' events. */
   generate(req: GenerateRequest): Promise<GenerateResult>;
 }

@@ -10,13 +10,17 @@ const PRECISIONS: { value: BasePrecision; label: string }[] = [
   { value: 'nf4', label: 'nf4 (4.5 bits, QLoRA codebook)' },
 ];
 
-/** Pick a Hugging Face model folder (config.json, model.safetensors, tokenizer.json, …) and load it. */
+/** Built-in models served from public/models (each with a CARD.md saying how it was made). */
+const BUILTIN = [{ name: 'tiny-kjv', label: 'tiny-kjv: 0.46 M parameters, pretrained here on the King James Bible' }];
+
+/** Load a built-in model, or pick a Hugging Face model folder (config.json, model.safetensors, tokenizer.json, …). */
 export function ModelPanel() {
   const status = useStore((s) => s.modelStatus);
   const model = useStore((s) => s.model);
   const progress = useStore((s) => s.loadProgress);
   const error = useStore((s) => s.modelError);
   const load = useStore((s) => s.loadModel);
+  const loadBuiltin = useStore((s) => s.loadBuiltin);
   const [precision, setPrecision] = useState<BasePrecision>('f32');
   const folder = useRef<HTMLInputElement>(null);
   useEffect(() => folder.current?.setAttribute('webkitdirectory', ''), []);
@@ -27,8 +31,8 @@ export function ModelPanel() {
     <section className="panel" aria-labelledby="model-title">
       <h2 id="model-title">Model</h2>
       <p className="muted">
-        A model folder in Hugging Face layout from your disk (Llama, SmolLM, Qwen2, Mistral, GPT-2): config.json,
-        model.safetensors and tokenizer.json. It is read here, never uploaded.
+        The built-in model, or a model folder in Hugging Face layout from your disk (Llama, SmolLM, Qwen2, Mistral,
+        GPT-2): config.json, model.safetensors and tokenizer.json. Files are read here, never uploaded.
       </p>
       <label className="field">
         Base precision{' '}
@@ -41,6 +45,11 @@ export function ModelPanel() {
         </select>
       </label>
       <div className="row-buttons">
+        {BUILTIN.map((b) => (
+          <button key={b.name} type="button" disabled={status === 'loading'} onClick={() => void loadBuiltin(b.name, precision)} title={b.label}>
+            Load built-in {b.name}
+          </button>
+        ))}
         <label className="button">
           Choose folder…
           <input ref={folder} type="file" className="visually-hidden" onChange={(e) => pick(e.target.files)} />
