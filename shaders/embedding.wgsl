@@ -1,14 +1,19 @@
-// embedding.wgsl — token embedding gather and its scatter-add backward.
+// embedding.wgsl — token embedding gather and its deterministic scatter-add backward.
 //
 // Shapes: ids: (n) u32; table, dtable: (V, C); out, dout: (n, C).
-//   gather:  out[i, c] = table[ids[i], c]   (ids[i] >= V writes 0: kernels cannot throw;
-//            hosts validate ids with validateTokenIds first)
-//   scatter: dtable = beta * dtable + Σ_{i: ids[i] = v} dout[i, :]
-// Algorithm: gather is one thread per output element. scatter is one thread per column c
-// that owns dtable[:, c]: it scales the column by beta, then walks the tokens in order
-// adding dout[i, c] into row ids[i]. No float atomics, deterministic, parallel over C.
-// Bindings: gather 1 ids, 2 table, 3 out (rw); scatter 1 ids, 2 dout, 3 dtable (rw)
-// Grid: 1-D over n*C (gather) or C (scatter), folded past 65535 workgroups.
+//   gather:      out[i, c] = table[ids[i], c]; an id >= V writes zeros (kernels cannot
+//                throw: hosts check ids with validateTokenIds before uploading them)
+//   scale_table: dtable = beta * dtable over all V*C entries (beta = 0 writes zeros and
+//                never reads dtable, which may hold NaN from a pooled buffer)
+//   scatter:     dtable[ids[i], c] += dout[i, c] for i = 0..n-1 in order (ids >= V skipped)
+// Backward = scale_table (skipped by the wrapper when beta = 1) then scatter.
+// Algorithm: gather and scale_table are one thread per element. scatter is one thread per
+// column c that owns dtable[:, c] and walks the tokens in order: no float atomics, the
+// same summation order on every device, and adjacent threads touch adjacent addresses.
+// Bindings: gather 1 ids, 2 table, 3 out (rw); scale_table 3 dtable (rw);
+//           scatter 1 ids, 2 dout, 3 dtable (rw)
+// Grid: 1-D over n*C (gather), V*C (scale_table) or C (scatter), folded past 65535
+// workgroups: i = gid.x + gid.y * nwg.x * WG.
 
 override WG: u32 = 256;
 
@@ -35,16 +40,24 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let i = e / p.C;
   let c = e % p.C;
   let v = ids[i];
-  dst[e] = select(0.0, src[v * p.C + c], v < p.V);
+  var val = 0.0;
+  if (v < p.V) { val = src[v * p.C + c]; }
+  dst[e] = val;
+}
+
+@compute @workgroup_size(WG)
+fn scale_table(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat(gid, nwg);
+  if (e >= p.V * p.C) { return; }
+  var val = 0.0;
+  if (p.beta != 0.0) { val = p.beta * dst[e]; }
+  dst[e] = val;
 }
 
 @compute @workgroup_size(WG)
 fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let c = flat(gid, nwg);
   if (c >= p.C) { return; }
-  for (var v = 0u; v < p.V; v++) {
-    if (p.beta == 0.0) { dst[v * p.C + c] = 0.0; } else { dst[v * p.C + c] *= p.beta; }
-  }
   for (var i = 0u; i < p.n; i++) {
     let v = ids[i];
     if (v < p.V) { dst[v * p.C + c] += src[i * p.C + c]; }

@@ -3,16 +3,18 @@ import { geluBackward, geluForward, swigluBackward, swigluForward } from '../../
 import { geluBackwardRef, geluRef, swigluBackwardRef, swigluRef } from '../../src/engine/kernels/activation.ref.ts';
 import { checkGradient, dot, expectClose, randn, testGpu, upload, zeros } from '../helpers/gpu.ts';
 
-// Elementwise with exp/tanh in f32: atol 1e-5, rtol 1e-5.
+// Elementwise with exp in f32: |gpu − ref| <= 1e-5 + 1e-5·|ref| for every output.
+// Inputs include |x| up to 1e20, where x³ overflows f32 and naive exp/tanh give inf/NaN.
 const ATOL = 1e-5;
 const RTOL = 1e-5;
+const EXTREME = [0, -0.5, 100, -100, 1e4, -1e4, 1e20, -1e20, 20, -20, 88.8, -88.8, 6, -6, 3, -3];
 
 describe('activations', () => {
   for (const n of [1, 257, 1031]) {
-    it(`SwiGLU and GELU forward/backward at n=${n}, including |x| up to 100`, async () => {
+    it(`SwiGLU and GELU forward/backward at n=${n}, including |x| up to 1e20`, async () => {
       const gpu = await testGpu();
       const g = randn(n, n, -8, 8);
-      g[0] = n > 1 ? 100 : -100; // overflow guard
+      g.set(EXTREME.slice(0, n), 0);
       const u = randn(n, n + 1, -2, 2);
       const dh = randn(n, n + 2);
       const [bg, bu, bdh] = [await upload(gpu, g), await upload(gpu, u), await upload(gpu, dh)];
@@ -28,10 +30,22 @@ describe('activations', () => {
       expect(y.every(Number.isFinite)).toBe(true);
       expectClose(y, geluRef(g), ATOL, RTOL, 'gelu');
       geluBackward(gpu, bdh, bg, bdg, n);
-      expectClose(await gpu.readF32(bdg), geluBackwardRef(dh, g), ATOL, RTOL, 'gelu dx');
+      const dx = await gpu.readF32(bdg);
+      expect(dx.every(Number.isFinite)).toBe(true);
+      expectClose(dx, geluBackwardRef(dh, g), ATOL, RTOL, 'gelu dx');
       for (const b of [bg, bu, bdh, bh, bdg, bdu]) b.release();
     });
   }
+
+  it('GELU keeps its relative precision for negative x (where 1 + tanh cancels)', async () => {
+    const gpu = await testGpu();
+    const x = Float32Array.from([-3, -4, -5, -6, -7, -8]);
+    const [bx, by] = [await upload(gpu, x), await zeros(gpu, x.length)];
+    geluForward(gpu, bx, by, x.length);
+    // gelu(-8) ≈ -1e-36 is far below ATOL: check the relative error alone.
+    expectClose(await gpu.readF32(by), geluRef(x), 0, 1e-4, 'gelu, relative');
+    for (const b of [bx, by]) b.release();
+  });
 
   it('reference backward equals finite differences', () => {
     const g = Float64Array.from(randn(9, 1, -4, 4));
@@ -41,5 +55,13 @@ describe('activations', () => {
     checkGradient((gg) => dot(swigluRef(gg, u), dh), g, r.dg, { what: 'swiglu dg' });
     checkGradient((uu) => dot(swigluRef(g, uu), dh), u, r.du, { what: 'swiglu du' });
     checkGradient((xx) => dot(geluRef(xx), dh), g, geluBackwardRef(dh, g), { what: 'gelu dx' });
+  });
+});
+
+describe('GELU reference', () => {
+  it('is the tanh form 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) where that form is accurate', () => {
+    const x = Float64Array.from(randn(50, 9, -5, 5));
+    const tanhForm = x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+    expectClose(geluRef(x), tanhForm, 1e-13, 1e-12, 'x·σ(2z) vs tanh form');
   });
 });

@@ -1,5 +1,7 @@
-// Plain-loop references for norm.ts (f64). x: (rows, C), w, b: (C).
+// Plain-loop references for norm.ts (f64). x, y, dy, dx: (rows, C); w, b, dw, db: (C);
+// mean, rstd: (rows). The backward references take no beta: dw, db are the plain sums.
 
+/** RMSNorm, Llama convention: y = x · rstd · w, rstd = 1/√(mean(x²) + eps). */
 export function rmsNormRef(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, C: number, eps: number) {
   const y = new Float64Array(rows * C);
   const rstd = new Float64Array(rows);
@@ -12,6 +14,7 @@ export function rmsNormRef(x: ArrayLike<number>, w: ArrayLike<number>, rows: num
   return { y, rstd };
 }
 
+/** LayerNorm: y = (x − mean) · rstd · w + b, rstd = 1/√(mean((x − mean)²) + eps). */
 export function layerNormRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, rows: number, C: number, eps: number) {
   const y = new Float64Array(rows * C);
   const mean = new Float64Array(rows);
