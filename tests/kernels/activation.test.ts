@@ -56,6 +56,19 @@ describe('activations', () => {
     checkGradient((uu) => dot(swigluRef(g, uu), dh), u, r.du, { what: 'swiglu du' });
     checkGradient((xx) => dot(geluRef(xx), dh), g, geluBackwardRef(dh, g), { what: 'gelu dx' });
   });
+
+  it('reference backward equals finite differences in the tails, to 1e-6 relative', () => {
+    // One element at a time, so derivatives near 1e-60 are not drowned by other terms.
+    // Central differences with h = 1e-5 err by about h²·|f'''/f'| < 1e-7 relative here.
+    for (const v of [-20, -12, -7, -4, 4, 7, 12, 20]) {
+      const one = Float64Array.of(v);
+      const du = Float64Array.of(1.5);
+      const w = [0.75];
+      const s = swigluBackwardRef(w, one, du);
+      checkGradient((gg) => dot(swigluRef(gg, du), w), one, s.dg, { atol: 0, rtol: 1e-6, what: `swiglu dg at ${v}` });
+      checkGradient((xx) => dot(geluRef(xx), w), one, geluBackwardRef(w, one), { atol: 0, rtol: 1e-6, what: `gelu dx at ${v}` });
+    }
+  });
 });
 
 describe('GELU reference', () => {

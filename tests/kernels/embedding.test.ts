@@ -5,10 +5,10 @@ import { checkGradient, dot, expectClose, randn, rng, testGpu, upload } from '..
 
 // Gather copies exactly: atol 0, rtol 0. The scatter-add sums at most n values per entry
 // in token order: atol 1e-6, rtol 1e-6 (f32 rounding of a few additions).
-// Shapes: C = 1, 67, 5, 300 (300 > the 256 threads of a scatter workgroup), V = 1, 37, 300;
+// Shapes: C = 1, 7, 67, 5, 130, 300 (300 > the 256 threads of a scatter workgroup), V = 1, 37, 300;
 // n·C and V·C beyond one workgroup; repeated ids; an id >= V (zeros forward, skipped backward).
 describe('embedding', () => {
-  for (const [n, C, V] of [[1, 1, 1], [7, 67, 37], [300, 5, 300], [5, 300, 37]] as const) {
+  for (const [n, C, V] of [[1, 1, 1], [33, 7, 37], [7, 67, 37], [33, 130, 300], [300, 5, 300], [5, 300, 37]] as const) {
     it(`gather and scatter-add at n=${n} C=${C} V=${V}, beta 0.25 / 1 / 0`, async () => {
       const gpu = await testGpu();
       const r = rng(n + C);

@@ -83,16 +83,15 @@ describe('norm references', () => {
     }
   });
 
-  it('LayerNorm backward equals finite differences', () => {
-    const [rows, C] = [3, 6];
+  it.each([[3, 6], [2, 1]])('LayerNorm backward equals finite differences (rows=%i, C=%i)', (rows, C) => {
     const x = Float64Array.from(randn(rows * C, 1));
     const w = Float64Array.from(randn(C, 2));
     const b = Float64Array.from(randn(C, 4));
     const dy = randn(rows * C, 3);
     const g = layerNormBackwardRef(dy, x, w, rows, C, EPS);
-    checkGradient((xx) => dot(layerNormRef(xx, w, b, rows, C, EPS).y, dy), x, g.dx, { what: 'ln dx' });
-    checkGradient((ww) => dot(layerNormRef(x, ww, b, rows, C, EPS).y, dy), w, g.dw, { what: 'ln dw' });
-    checkGradient((bb) => dot(layerNormRef(x, w, bb, rows, C, EPS).y, dy), b, g.db, { what: 'ln db' });
+    checkGradient((xx) => dot(layerNormRef(xx, w, b, rows, C, EPS).y, dy), x, g.dx, { what: `ln dx ${rows}x${C}` });
+    checkGradient((ww) => dot(layerNormRef(x, ww, b, rows, C, EPS).y, dy), w, g.dw, { what: `ln dw ${rows}x${C}` });
+    checkGradient((bb) => dot(layerNormRef(x, w, bb, rows, C, EPS).y, dy), b, g.db, { what: `ln db ${rows}x${C}` });
   });
 });
 

@@ -66,7 +66,9 @@ describe.each(XENT_VARIANTS)('chunked cross-entropy, chunk_fwd variant %s', (var
       if (big === 'spread') for (let i = 0; i < logits.length; i++) logits[i] += i % 2 ? 1e4 : -1e4;
       const targets = Uint32Array.from({ length: rows }, () => Math.floor(r() * V));
       targets[0] = V - 1; // last column, in the last (narrow) chunk
-      if (rows > 2) targets[2] = 0;
+      if (rows > 2) targets[2] = Vc - 1; // last column of the first chunk
+      if (rows > 3) targets[3] = Vc % V; // first column of the second chunk (0 when one chunk)
+      if (rows > 5) targets[5] = 0;
       if (rows > 1) targets[1] = 0xffffffff; // masked row (1 % 3 === 1): any target, e.g. an ignore index
       const mask = Uint32Array.from({ length: rows }, (_, i) => (i % 3 === 1 ? 0 : 1));
       const count = mask.reduce((a, b) => a + b, 0);
