@@ -1,16 +1,21 @@
 // rope.wgsl — rotary position embedding, rotate-half layout (Hugging Face Llama), in place.
 //
-// Shapes: x: (B, T, H, D); invFreq: (R/2) with R = rotary dims (R <= D, even; dims R..D−1
-// pass through untouched: partial rotary). Position of token t: posOffset + t.
-//   forward (SIGN = +1): for i < R/2, a = pos · invFreq[i]:
+// Shapes: x: (B, T, H, D) (rows of D, one per (b, t, h)); invFreq: (R/2) with R = rotary
+// dims (R <= D, even; dims R..D−1 pass through untouched: partial rotary).
+// Position of token t: posOffset + t (posOffset = cache length in KV-cached generation).
+//   forward (sign = +1): for i < R/2, a = pos · invFreq[i]:
 //     x[i] ← x[i] cos a − x[i + R/2] sin a,   x[i + R/2] ← x[i + R/2] cos a + x[i] sin a
-//   backward (SIGN = −1): the transpose, i.e. the same rotation by −a, applied to dx.
-// invFreq is computed on the host (rope.ts: default, linear and llama3 scaling). The angle
-// is formed in f32 as HF does (pos · invFreq); its sin/cos use Cody–Waite reduction by π/2
-// and short polynomials rather than WGSL's built-ins (whose error bound is 2^-11 and only
-// inside [−π, π]).
+//   backward (sign = −1): the transpose, i.e. the same rotation by −a, applied to dx.
+// invFreq is computed on the host (rope.ts: default, linear and llama3 scaling).
+// Precision: the angle is formed in f32 as transformers does (f32(pos) · invFreq, one
+// rounding: |error| <= ulp(a)/2 ≈ 3e-8·a rad against the real angle, e.g. 3e-4 rad at
+// a = 1e4; positions are exact below 2^24). sin/cos of that f32 angle use Cody–Waite
+// reduction by π/2 (three-part constant; the first two products exact for |a| < ~3000,
+// reduction error ~1e-6·|a|/1e5 beyond) and degree-9/10 polynomials on [−π/4, π/4]
+// (error < 2e-10), rather than WGSL's built-ins, whose error bound is 2^-11 and only
+// inside [−π, π]. So the kernel matches cos/sin of the f32 angle to ~1e-7 (~1e-6 at 1e5).
 // Bindings: 1 invFreq, 2 x (rw)
-// Grid: 1-D over B·T·H·(R/2), folded past 65535 workgroups.
+// Grid: 1-D over B·T·H·(R/2), one thread per rotated pair, folded past 65535 workgroups.
 
 override WG: u32 = 256;
 

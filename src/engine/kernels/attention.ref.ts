@@ -1,4 +1,8 @@
-// Plain-loop reference for attention.ts (f64), materialising the scores.
+// Plain-loop reference for attention.ts (f64), materialising the scores: for each (b, h) the
+// (T, Tk) causal probabilities P (query i sees keys 0 ..= Tk − T + i) by a max-subtracted
+// softmax, O = P V, LSE = log Σ exp(scores); the backward by the textbook formulas
+// dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = scale dS K, dK = scale dSᵀ Q.
+// q, o, dO: (B, T, Hq, D); k, v: (B, Tk, Hkv, D); lse: (B, Hq, T).
 
 import type { AttentionShape } from './attention.ts';
 
