@@ -29,7 +29,9 @@ export default defineConfig({
     {
       name: 'no-webgpu',
       testMatch: /no-webgpu/,
-      use: { launchOptions: { executablePath, args: [...base, '--disable-features=WebGPU'] } },
+      // No --enable-unsafe-webgpu: this chromium then exposes navigator.gpu but no adapter
+      // (--disable-features=WebGPU changes nothing; the spec also removes navigator.gpu).
+      use: { launchOptions: { executablePath, args: base } },
     },
   ],
 });

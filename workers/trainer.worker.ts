@@ -31,6 +31,17 @@ function emit(e: EngineEvent): void {
   for (const l of listeners) l(e);
 }
 
+/** Uniform values in [-1, 1) from a 32-bit xorshift generator (self-test inputs). */
+function uniform(seed: number): () => number {
+  let s = seed || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 31 - 1;
+  };
+}
+
 function device(): Promise<Gpu> {
   if (!gpu) {
     gpu = Gpu.create(browserHost()).then((g) => {
@@ -77,9 +88,10 @@ const api: EngineApi = {
 
   async selfTest(): Promise<SelfTestResult> {
     const g = await device();
-    const n = 4099;
-    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
-    const y = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.11));
+    const n = 4099; // not a multiple of the workgroup size
+    const rand = uniform(Date.now() >>> 0);
+    const x = Float32Array.from({ length: n }, rand);
+    const y = Float32Array.from({ length: n }, rand);
     const run = g.arena.child();
     try {
       const t0 = performance.now();

@@ -18,6 +18,7 @@ export function GpuPanel() {
   const a = useStore((s) => s.adapter);
   const messages = useStore((s) => s.deviceMessages);
   if (!a) return null;
+  const others = a.features.filter((f) => !FEATURES.some(([named]) => named === f));
   return (
     <section className="panel" aria-labelledby="gpu-title" data-testid="gpu-panel">
       <h2 id="gpu-title">GPU</h2>
@@ -26,12 +27,8 @@ export function GpuPanel() {
         <dd data-testid="gpu-vendor">{a.vendor}</dd>
         <dt>Architecture</dt>
         <dd data-testid="gpu-architecture">{a.architecture}</dd>
-        {a.description && (
-          <>
-            <dt>Device</dt>
-            <dd>{a.description}</dd>
-          </>
-        )}
+        <dt>Device</dt>
+        <dd data-testid="gpu-device">{[a.description, a.device].filter(Boolean).join(' · ') || 'not reported by the browser'}</dd>
         <dt>Kind</dt>
         <dd>{a.isFallbackAdapter ? 'software fallback (runs on the CPU: slow, for testing)' : 'hardware'}</dd>
       </dl>
@@ -46,6 +43,11 @@ export function GpuPanel() {
           );
         })}
       </ul>
+      {others.length > 0 && (
+        <p className="muted">
+          Also enabled: <code>{others.join(', ')}</code>
+        </p>
+      )}
       <h3>Limits</h3>
       <dl className="facts">
         {LIMITS.map(([k, label]) => (
