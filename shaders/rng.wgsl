@@ -1,21 +1,26 @@
 // rng.wgsl — counter-based random numbers (Philox4x32-10) for initialisation and for
-// zeroth-order training, where the same (seed, index) must give the same value on every
-// device so that noise is regenerated from a seed instead of stored.
-// Definitions (shared with src/engine/kernels/rng.ref.ts, which is the reference):
-//   block q of seed (lo, hi) = philox((q, 0, 0, 0), (lo, hi))
-//   uniform(i)  = ((x[i % 4] >> 8) + 0.5) / 2^24
-//   gaussian(i) = Box–Muller on (x0, x1) → z0, z1 and (x2, x3) → z2, z3; z[i % 4]
-// Only 32-bit integer ops: the 64-bit product's high half is built from 16-bit halves.
+// zeroth-order training, where the same (seed, stream, index) must give the same value on
+// every device so that noise is regenerated from a seed instead of stored.
+// Definitions (src/engine/kernels/rng.ref.ts is the reference and says it at length):
+//   block q = philox((q, stream, 0, 0), (seedLo, seedHi));  index i reads block i / 4, word i % 4
+//   uniform(i)  = (x[i % 4] >> 8) · 2^-24 ∈ [0, 1)           (exact in f32: bitwise = reference)
+//   gaussian(i) = Box–Muller on (x0, x1) → z0 = r cos θ, z1 = r sin θ and (x2, x3) → z2, z3,
+//                 u = ((x_a >> 8) + 1) · 2^-24 ∈ (0, 1], θ = 2π (x_b >> 8) · 2^-24, r = √(−2 ln u)
+// Only 32-bit integer ops: the 64-bit product's high half is built from 16-bit halves. ln, sin
+// and cos are our own f32 polynomials (only + − × ÷, frexp, round), not the built-ins, whose
+// accuracy WGSL leaves loose and devices implement differently.
 //
 // Shapes: out, w: (n); idx: (n) u32; raw: (4n) u32.
-//   raw:             raw[4q + j] = block(q)[j]                        (tests: bitwise check)
-//   fill_uniform:    out[i] = lo + (hi − lo) · uniform(offset + i)    (a = lo, b = hi)
-//   fill_normal:     out[i] = mean + std · gaussian(offset + i)       (a = mean, b = std)
-//   perturb:         w[i] += a · gaussian(offset + i)                  (MeZO: ±ε z in place)
-//   perturb_indexed: w[idx[k]] += a · gaussian(offset + k)            (sparse MeZO)
-// Bindings: raw 1 raw (rw, u32); fill_* 1 out (rw); perturb 1 w (rw); perturb_indexed 1 idx, 2 w (rw)
-// Grid: 1-D over n, folded past 65535 workgroups. One thread per output: each thread runs
-// Philox for its own block (up to 4x redundant, but independent of any offset alignment).
+//   raw:             raw[4q + j] = block(q)[j], q < n                     (tests: bitwise check)
+//   fill_uniform:    out[k] = a + (b − a) · uniform(offset + k)           (a = lo, b = hi)
+//   fill_normal:     out[k] = a + b · gaussian(offset + k)                (a = mean, b = std)
+//   perturb:         w[k] += a · gaussian(offset + k)                      (MeZO: ±ε z in place)
+//   perturb_indexed: w[idx[k]] += a · gaussian(offset + k), idx unique    (sparse MeZO)
+// Bindings: raw 1 raw (rw, u32); fill_*, perturb 1 out / w (rw); perturb_indexed 1 idx, 2 w (rw)
+// Grid: 1-D, folded past 65535 workgroups. raw: one thread per block. The others: one thread
+// per Philox block touched by [offset, offset + n), i.e. blocks offset/4 + t for
+// t < (offset + n − 1)/4 − offset/4 + 1; the thread computes its block once (one Philox call,
+// two logs, two sincos) and handles the up-to-4 outputs of the block that fall in range.
 
 override WG: u32 = 256;
 
@@ -24,6 +29,7 @@ struct Params {
   seedLo: u32,
   seedHi: u32,
   offset: u32,
+  stream: u32,
   a: f32,
   b: f32,
 }
@@ -65,28 +71,39 @@ fn philox(ctr: vec4u, key: vec2u) -> vec4u {
   return c;
 }
 
-fn block(i: u32) -> vec4u {
-  return philox(vec4u(i / 4u, 0u, 0u, 0u), vec2u(p.seedLo, p.seedHi));
+fn block(q: u32) -> vec4u {
+  return philox(vec4u(q, p.stream, 0u, 0u), vec2u(p.seedLo, p.seedHi));
 }
 
-fn uniform01(i: u32) -> f32 {
-  return (f32(block(i)[i % 4u] >> 8u) + 0.5) / 16777216.0;
+const TWO_M24: f32 = 5.9604644775390625e-8; // 2^-24
+
+fn uniforms(x: vec4u) -> vec4f {
+  return vec4f(x >> vec4u(8u)) * TWO_M24;
 }
 
-// WGSL's built-in sin/cos may be off by 2^-11 and log by a few ulp, and differ between
-// devices; these versions use only + − × ÷ in f32, so every device agrees to ~1e-7.
 const TWO_PI: f32 = 6.283185307179586;
+const LN2_HI: f32 = 0.693145751953125;        // 22713 · 2^-15: e · LN2_HI is exact for |e| < 2^9
+const LN2_LO: f32 = 1.4286068202862268e-6;    // ln 2 − LN2_HI
+const SQRT_HALF: f32 = 0.7071067811865476;
 
-// ln(u) for u in (0, 1]: u = m·2^e, m in [0.5, 1), ln m = 2 atanh((m − 1)/(m + 1)).
+// ln(u) for u in (0, 1]: u = m · 2^e with m in [√½, √2), ln m = 2 atanh(s), s = (m − 1)/(m + 1),
+// |s| <= 0.1716, series to s^13 (truncation < 1e-10). m − 1 is exact, so ln(1) = 0 exactly.
 fn ln01(u: f32) -> f32 {
   let fe = frexp(u);
-  let s = (fe.fract - 1.0) / (fe.fract + 1.0);
+  var m = fe.fract;
+  var e = fe.exp;
+  if (m < SQRT_HALF) {
+    m = 2.0 * m;
+    e -= 1;
+  }
+  let s = (m - 1.0) / (m + 1.0);
   let s2 = s * s;
   let series = s * (2.0 + s2 * (2.0 / 3.0 + s2 * (0.4 + s2 * (2.0 / 7.0 + s2 * (2.0 / 9.0 + s2 * (2.0 / 11.0 + s2 * (2.0 / 13.0)))))));
-  return f32(fe.exp) * 0.6931471805599453 + series;
+  let fe32 = f32(e);
+  return fe32 * LN2_HI + (fe32 * LN2_LO + series);
 }
 
-// (sin 2πt, cos 2πt) for t in [0, 1): quarter-turn reduction (exact), Taylor on |x| <= π/4.
+// (sin 2πt, cos 2πt) for t in [0, 1): exact quarter-turn reduction, Taylor series on |x| <= π/4.
 fn sincos_turns(t: f32) -> vec2f {
   let q = round(t * 4.0);
   let x = TWO_PI * (t - q * 0.25);
@@ -101,50 +118,93 @@ fn sincos_turns(t: f32) -> vec2f {
   }
 }
 
-fn gaussian(i: u32) -> f32 {
-  let x = block(i);
-  let j = i % 4u;
-  let pair = select(2u, 0u, j < 2u);
-  let u = (f32(x[pair] >> 8u) + 1.0) / 16777216.0;
-  let t = f32(x[pair + 1u] >> 8u) / 16777216.0;
-  let r = sqrt(-2.0 * ln01(u));
-  let sc = sincos_turns(t);
-  return select(r * sc.x, r * sc.y, (j & 1u) == 0u);
+// The block's four Gaussians (z0, z1, z2, z3).
+fn gaussians(x: vec4u) -> vec4f {
+  let u0 = f32((x.x >> 8u) + 1u) * TWO_M24;
+  let u1 = f32((x.z >> 8u) + 1u) * TWO_M24;
+  let r0 = sqrt(-2.0 * ln01(u0));
+  let r1 = sqrt(-2.0 * ln01(u1));
+  let a = sincos_turns(f32(x.y >> 8u) * TWO_M24);
+  let b = sincos_turns(f32(x.w >> 8u) * TWO_M24);
+  return vec4f(r0 * a.y, r0 * a.x, r1 * b.y, r1 * b.x);
+}
+
+// Output slot of word j of the thread's block, or false when the word is outside [offset, offset + n).
+struct Slot {
+  k: u32,
+  ok: bool,
+}
+
+fn slot(q: u32, j: u32) -> Slot {
+  let i = 4u * q + j; // q <= (2^32 − 1) / 4, so no overflow
+  return Slot(i - p.offset, i >= p.offset && i - p.offset < p.n);
+}
+
+// Threads cover blocks first_block() + t for t < block_count().
+fn first_block() -> u32 {
+  return p.offset / 4u;
+}
+
+fn block_count() -> u32 {
+  if (p.n == 0u) { return 0u; }
+  return (p.offset + p.n - 1u) / 4u - p.offset / 4u + 1u;
 }
 
 @compute @workgroup_size(WG)
 fn raw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let q = flat(gid, nwg);
   if (q >= p.n) { return; }
-  let x = philox(vec4u(q, 0u, 0u, 0u), vec2u(p.seedLo, p.seedHi));
+  let x = block(q);
   for (var j = 0u; j < 4u; j++) { outU[4u * q + j] = x[j]; }
 }
 
 @compute @workgroup_size(WG)
 fn fill_uniform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat(gid, nwg);
-  if (i >= p.n) { return; }
-  outF[i] = p.a + (p.b - p.a) * uniform01(p.offset + i);
+  let t = flat(gid, nwg);
+  if (t >= block_count()) { return; }
+  let q = first_block() + t;
+  let u = uniforms(block(q));
+  for (var j = 0u; j < 4u; j++) {
+    let s = slot(q, j);
+    if (s.ok) { outF[s.k] = p.a + (p.b - p.a) * u[j]; }
+  }
 }
 
 @compute @workgroup_size(WG)
 fn fill_normal(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat(gid, nwg);
-  if (i >= p.n) { return; }
-  outF[i] = p.a + p.b * gaussian(p.offset + i);
+  let t = flat(gid, nwg);
+  if (t >= block_count()) { return; }
+  let q = first_block() + t;
+  let z = gaussians(block(q));
+  for (var j = 0u; j < 4u; j++) {
+    let s = slot(q, j);
+    if (s.ok) { outF[s.k] = p.a + p.b * z[j]; }
+  }
 }
 
 @compute @workgroup_size(WG)
 fn perturb(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat(gid, nwg);
-  if (i >= p.n) { return; }
-  outF[i] += p.a * gaussian(p.offset + i);
+  let t = flat(gid, nwg);
+  if (t >= block_count()) { return; }
+  let q = first_block() + t;
+  let z = gaussians(block(q));
+  for (var j = 0u; j < 4u; j++) {
+    let s = slot(q, j);
+    if (s.ok) { outF[s.k] += p.a * z[j]; }
+  }
 }
 
 @compute @workgroup_size(WG)
 fn perturb_indexed(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let k = flat(gid, nwg);
-  if (k >= p.n) { return; }
-  let at = idx[k];
-  w2[at] += p.a * gaussian(p.offset + k);
+  let t = flat(gid, nwg);
+  if (t >= block_count()) { return; }
+  let q = first_block() + t;
+  let z = gaussians(block(q));
+  for (var j = 0u; j < 4u; j++) {
+    let s = slot(q, j);
+    if (s.ok) {
+      let at = idx[s.k];
+      w2[at] += p.a * z[j];
+    }
+  }
 }

@@ -5,7 +5,8 @@
 //   gather:      vals[j] = W[idx[j]]
 //   scatter:     W[idx[j]] = vals[j]
 //   scatter_add: W[idx[j]] += alpha · vals[j]
-// Indices are unique (validated on the host by buildIndexList), so threads never collide.
+// Indices are unique and in range (validated on the host by buildIndexList), so threads never
+// collide; entries of W not listed are never written and stay bit-identical.
 // Bindings: gather 1 idx, 2 W, 3 vals (rw); scatter, scatter_add 1 idx, 2 vals, 3 W (rw)
 // Grid: 1-D over k, folded past 65535 workgroups.
 

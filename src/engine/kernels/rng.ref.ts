@@ -1,19 +1,29 @@
-// Counter-based RNG reference: Philox4x32-10 (Salmon, Moraes, Dror, Shaw, SC'11; Random123)
-// and the webtune streams built on it. This file defines them; shaders/rng.wgsl must agree.
+// Counter-based RNG reference: Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random
+// numbers: as easy as 1, 2, 3", SC'11; the Random123 library) and the webtune streams built
+// on it. This file DEFINES them; shaders/rng.wgsl must agree (bitwise for the integers and
+// uniforms, to a few f32 ulps for the Gaussians).
 //
-//   philox(ctr: 4 x u32, key: 2 x u32) -> 4 x u32      (10 rounds)
-//   block q of seed s:   philox((q, 0, 0, 0), (s_lo, s_hi))  with s = s_hi·2^32 + s_lo
-//   uniform(s, i) = ((x[i mod 4] >> 8) + 0.5) / 2^24 ∈ (0, 1),  x = block(floor(i / 4))
-//   gaussian(s, i): Box–Muller on the block's pairs: with u_a = ((x_a >> 8) + 1) / 2^24 ∈ (0, 1]
-//     and t_b = (x_b >> 8) / 2^24, r = √(−2 ln u_0), θ = 2π t_1: z_0 = r cos θ, z_1 = r sin θ;
-//     likewise (x_2, x_3) give z_2, z_3; gaussian(s, i) = z[i mod 4].
+//   philox(ctr: 4 x u32, key: 2 x u32) -> 4 x u32, 10 rounds, Random123's constants
+//   seed s (a non-negative safe integer) -> key (s mod 2^32, floor(s / 2^32))
+//   block q of (seed s, stream t) = x = philox((q, t, 0, 0), key(s))
+//   Stream index i (0 <= i < 2^32) reads block floor(i / 4), word j = i mod 4:
+//     uniform(s, i, t)  = (x_j >> 8) · 2^-24                      ∈ [0, 1), exact in f32
+//     gaussian(s, i, t) = z_j, Box–Muller on the block's pairs (x_0, x_1) and (x_2, x_3):
+//       u_a = ((x_a >> 8) + 1) · 2^-24 ∈ (0, 1],  v_b = (x_b >> 8) · 2^-24 ∈ [0, 1)
+//       r = √(−2 ln u_0), θ = 2π v_1:  z_0 = r cos θ, z_1 = r sin θ;  likewise z_2, z_3.
+// So 4 Gaussians per Philox call; u = 1 gives r = 0 (z = 0), never NaN; |z| <= √(48 ln 2) ≈ 5.77.
+// The stream t separates uses that share a seed (tensors, init vs. perturbation); t = 0 is
+// the default everywhere.
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
+const TWO_POW_M24 = 2 ** -24;
 
-/** High 32 bits of the 64-bit product of two u32. */
+export type Block = [number, number, number, number];
+
+/** High 32 bits of the 64-bit product of two u32, from 16-bit halves (as the shader does). */
 function mulhi(a: number, b: number): number {
   const a0 = a & 0xffff;
   const a1 = a >>> 16;
@@ -27,9 +37,10 @@ function mulhi(a: number, b: number): number {
   return (p11 + (p01 >>> 16) + (p10 >>> 16) + Math.floor(mid / 65536)) >>> 0;
 }
 
-export function philox4x32(ctr: readonly [number, number, number, number], key: readonly [number, number]): [number, number, number, number] {
-  let [c0, c1, c2, c3] = ctr.map((x) => x >>> 0);
-  let [k0, k1] = key.map((x) => x >>> 0);
+/** Philox4x32-10 of one counter under one key. */
+export function philox4x32(ctr: readonly [number, number, number, number], key: readonly [number, number]): Block {
+  let [c0, c1, c2, c3] = [ctr[0] >>> 0, ctr[1] >>> 0, ctr[2] >>> 0, ctr[3] >>> 0];
+  let [k0, k1] = [key[0] >>> 0, key[1] >>> 0];
   for (let r = 0; r < 10; r++) {
     const hi0 = mulhi(M0, c0);
     const lo0 = Math.imul(M0, c0) >>> 0;
@@ -42,26 +53,86 @@ export function philox4x32(ctr: readonly [number, number, number, number], key: 
   return [c0, c1, c2, c3];
 }
 
-function seedKey(seed: number): [number, number] {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed ${seed} must be a non-negative safe integer`);
+/** (seed mod 2^32, floor(seed / 2^32)); throws for seeds that are not non-negative safe integers. */
+export function rngKey(seed: number): [number, number] {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`rng seed ${seed} must be a non-negative safe integer`);
   return [seed % 2 ** 32, Math.floor(seed / 2 ** 32)];
 }
 
-export function uniformRef(seed: number, i: number): number {
-  const x = philox4x32([Math.floor(i / 4), 0, 0, 0], seedKey(seed))[i % 4];
-  return ((x >>> 8) + 0.5) / 2 ** 24;
+function checkU32(x: number, what: string): void {
+  if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new RangeError(`rng ${what} ${x} must be a u32`);
 }
 
-export function gaussianRef(seed: number, i: number): number {
-  const x = philox4x32([Math.floor(i / 4), 0, 0, 0], seedKey(seed));
-  const pair = i % 4 < 2 ? 0 : 2;
-  const u = ((x[pair] >>> 8) + 1) / 2 ** 24;
-  const t = (x[pair + 1] >>> 8) / 2 ** 24;
-  const r = Math.sqrt(-2 * Math.log(u));
-  return i % 2 === 0 ? r * Math.cos(2 * Math.PI * t) : r * Math.sin(2 * Math.PI * t);
+/** Block q of (seed, stream): 4 raw u32. */
+export function rngBlock(seed: number, q: number, stream = 0): Block {
+  checkU32(q, 'block');
+  checkU32(stream, 'stream');
+  return philox4x32([q, stream, 0, 0], rngKey(seed));
 }
 
-/** w[i] + c · gaussian(seed, offset + i) */
-export function perturbRef(w: ArrayLike<number>, seed: number, offset: number, c: number): Float64Array {
-  return Float64Array.from({ length: w.length }, (_, i) => w[i] + c * gaussianRef(seed, offset + i));
+/** The 4 uniforms in [0, 1) of one block. */
+export function uniformsOfBlock(x: Block): Block {
+  return [(x[0] >>> 8) * TWO_POW_M24, (x[1] >>> 8) * TWO_POW_M24, (x[2] >>> 8) * TWO_POW_M24, (x[3] >>> 8) * TWO_POW_M24];
+}
+
+/** The 4 Gaussians of one block (Box–Muller on (x0, x1) and (x2, x3)), in float64. */
+export function gaussiansOfBlock(x: Block): Block {
+  const r0 = Math.sqrt(-2 * Math.log(((x[0] >>> 8) + 1) * TWO_POW_M24));
+  const t0 = 2 * Math.PI * (x[1] >>> 8) * TWO_POW_M24;
+  const r1 = Math.sqrt(-2 * Math.log(((x[2] >>> 8) + 1) * TWO_POW_M24));
+  const t1 = 2 * Math.PI * (x[3] >>> 8) * TWO_POW_M24;
+  return [r0 * Math.cos(t0), r0 * Math.sin(t0), r1 * Math.cos(t1), r1 * Math.sin(t1)];
+}
+
+/** uniform(seed, i, stream) ∈ [0, 1). */
+export function uniformRef(seed: number, i: number, stream = 0): number {
+  checkU32(i, 'index');
+  return uniformsOfBlock(rngBlock(seed, Math.floor(i / 4), stream))[i % 4];
+}
+
+/** gaussian(seed, i, stream): standard normal. */
+export function gaussianRef(seed: number, i: number, stream = 0): number {
+  checkU32(i, 'index');
+  return gaussiansOfBlock(rngBlock(seed, Math.floor(i / 4), stream))[i % 4];
+}
+
+/** Stream values offset .. offset + n − 1, each block computed once. */
+function streamRef(n: number, seed: number, offset: number, stream: number, of: (x: Block) => Block): Float64Array {
+  if (offset + n > 2 ** 32) throw new RangeError(`rng stream index ${offset + n} is past 2^32`);
+  const out = new Float64Array(n);
+  let q = -1;
+  let vals: Block = [0, 0, 0, 0];
+  for (let k = 0; k < n; k++) {
+    const i = offset + k;
+    if (Math.floor(i / 4) !== q) {
+      q = Math.floor(i / 4);
+      vals = of(rngBlock(seed, q, stream));
+    }
+    out[k] = vals[i % 4];
+  }
+  return out;
+}
+
+/** out[k] = lo + (hi − lo) · uniform(seed, offset + k, stream) */
+export function fillUniformRef(n: number, seed: number, offset: number, lo: number, hi: number, stream = 0): Float64Array {
+  return streamRef(n, seed, offset, stream, uniformsOfBlock).map((u) => lo + (hi - lo) * u);
+}
+
+/** out[k] = mean + std · gaussian(seed, offset + k, stream) */
+export function fillNormalRef(n: number, seed: number, offset: number, mean: number, std: number, stream = 0): Float64Array {
+  return streamRef(n, seed, offset, stream, gaussiansOfBlock).map((z) => mean + std * z);
+}
+
+/** w[i] + c · gaussian(seed, offset + i, stream) */
+export function perturbRef(w: ArrayLike<number>, seed: number, offset: number, c: number, stream = 0): Float64Array {
+  const z = streamRef(w.length, seed, offset, stream, gaussiansOfBlock);
+  return Float64Array.from({ length: w.length }, (_, i) => w[i] + c * z[i]);
+}
+
+/** w with w[idx[k]] += c · gaussian(seed, offset + k, stream) (idx unique). */
+export function perturbIndexedRef(w: ArrayLike<number>, idx: ArrayLike<number>, seed: number, offset: number, c: number, stream = 0): Float64Array {
+  const z = streamRef(idx.length, seed, offset, stream, gaussiansOfBlock);
+  const out = Float64Array.from(w);
+  for (let k = 0; k < idx.length; k++) out[idx[k]] += c * z[k];
+  return out;
 }
