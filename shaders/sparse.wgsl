@@ -5,8 +5,10 @@
 //   gather:      vals[j] = W[idx[j]]
 //   scatter:     W[idx[j]] = vals[j]
 //   scatter_add: W[idx[j]] += alpha · vals[j]
-// Indices are unique and in range (validated on the host by buildIndexList), so threads never
-// collide; entries of W not listed are never written and stay bit-identical.
+// Indices are unique (validated on the host by buildIndexList), so threads never collide and
+// entries not listed are never read or written: they stay bit-identical. An index past W's
+// binding is skipped (gather writes 0), so a bad list can never clamp onto a real entry;
+// buildIndexList is where bad lists are reported.
 // Bindings: gather 1 idx, 2 W, 3 vals (rw); scatter, scatter_add 1 idx, 2 vals, 3 W (rw)
 // Grid: 1-D over k, folded past 65535 workgroups.
 
@@ -29,17 +31,23 @@ fn flat(gid: vec3u, nwg: vec3u) -> u32 {
 @compute @workgroup_size(WG)
 fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let j = flat(gid, nwg);
-  if (j < p.k) { dst[j] = src[idx[j]]; }
+  if (j >= p.k) { return; }
+  let at = idx[j];
+  dst[j] = select(0.0, src[at], at < arrayLength(&src));
 }
 
 @compute @workgroup_size(WG)
 fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let j = flat(gid, nwg);
-  if (j < p.k) { dst[idx[j]] = src[j]; }
+  if (j >= p.k) { return; }
+  let at = idx[j];
+  if (at < arrayLength(&dst)) { dst[at] = src[j]; }
 }
 
 @compute @workgroup_size(WG)
 fn scatter_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let j = flat(gid, nwg);
-  if (j < p.k) { dst[idx[j]] += p.alpha * src[j]; }
+  if (j >= p.k) { return; }
+  let at = idx[j];
+  if (at < arrayLength(&dst)) { dst[at] += p.alpha * src[j]; }
 }
