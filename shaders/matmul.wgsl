@@ -18,6 +18,8 @@
 //          op(A) and a (16 x 64) slice of op(B) in shared memory per K step, then each
 //          thread accumulates a 4x4 tile of the 64x64 C tile. Grid: (ceil(N/64), ceil(M/64), batch).
 // Tiles entirely inside C take an unchecked fast path; edge tiles load with bounds checks.
+// A third variant, 'sg' (register tiling with subgroup broadcasts), is shaders/matmul_sg.wgsl:
+// it needs `enable subgroups;`, which would stop this file compiling without the feature.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;

@@ -2,9 +2,12 @@
 //   'NT'  Y  = X · Wᵀ   a = X (M, K), b = W (N, K), c = Y (M, N)
 //   'NN'  dX = dY · W   a = dY (M, K), b = W (K, N), c = dX (M, N)      [K = out, N = in]
 //   'TN'  dW = dYᵀ · X  a = dY (K, M), b = X (K, N), c = dW (M, N)      [K = rows]
-// M, N are C's dimensions, K the inner one. Two variants, 'reg' (barrier-free register
-// tiling) and 'tiled' (workgroup memory); `tuneMatmul` measures them per adapter and
-// `matmul` then uses the choice unless a variant is given.
+// M, N are C's dimensions, K the inner one. Three variants: 'reg' (barrier-free register
+// tiling, 8x8 outputs per thread), 'tiled' (workgroup memory, for real GPUs) and 'sg'
+// (register tiling, 16x8 outputs per thread, with op(A) shared through subgroup
+// broadcasts: shaders/matmul_sg.wgsl; only where the device has the 'subgroups' feature).
+// `tuneMatmul` measures the available ones per adapter and `matmul` then uses the choice
+// unless a variant is given; untuned, it uses 'reg'.
 
 import type { GpuBuf } from '../gpu/arena.ts';
 import type { AutotuneResult, Autotuner } from '../gpu/autotune.ts';
@@ -13,7 +16,7 @@ import { f32 } from '../gpu/params.ts';
 import type { KernelSpec } from '../gpu/registry.ts';
 
 export type MatmulLayout = 'NT' | 'NN' | 'TN';
-export const MATMUL_VARIANTS = ['reg', 'tiled'] as const;
+export const MATMUL_VARIANTS = ['reg', 'tiled', 'sg'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 export interface MatmulShape {
@@ -35,10 +38,16 @@ export interface MatmulShape {
 const SPEC: Record<MatmulVariant, KernelSpec> = {
   reg: { shader: 'matmul', entry: 'reg', bindings: ['read', 'read', 'rw'] },
   tiled: { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'rw'] },
+  sg: { shader: 'matmul_sg', entry: 'sg', bindings: ['read', 'read', 'rw'] },
 };
-/** Both variants cover a 64x64 tile of C per workgroup (reg: 8x8 threads of 8x8 outputs;
- *  tiled: 16x16 threads of 4x4). */
-const C_TILE = 64;
+/** C tile (rows, columns) per workgroup. reg: 8x8 threads of 8x8 outputs; tiled: 16x16
+ *  threads of 4x4; sg: one row of 16 threads (its WG default) of 16x8. */
+const C_TILE: Record<MatmulVariant, readonly [number, number]> = { reg: [64, 64], tiled: [64, 64], sg: [16, 128] };
+
+/** The variants this device can run ('sg' needs the 'subgroups' feature). */
+export function matmulVariants(gpu: Gpu): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => v !== 'sg' || gpu.device.features.has('subgroups'));
+}
 
 /** The autotuned variant per device (set by `tuneMatmul`). */
 const chosen = new WeakMap<GPUDevice, MatmulVariant>();
@@ -59,18 +68,22 @@ export function matmul(gpu: Gpu, a: GpuBuf, b: GpuBuf, c: GpuBuf, s: MatmulShape
   need(c, strideC, M * N, 'c');
   if (M === 0 || N === 0) return;
   const v = variant ?? chosen.get(gpu.device) ?? 'reg';
+  if (v === 'sg' && !gpu.device.features.has('subgroups')) throw new Error("matmul variant 'sg' needs the 'subgroups' feature, which this device lacks");
+  const [tm, tn] = C_TILE[v];
   const overrides = { TRANS_A: s.layout === 'TN' ? 1 : 0, TRANS_B: s.layout === 'NT' ? 1 : 0 };
   gpu.dispatch(SPEC[v], {
     params: [M, N, K, strideA, strideB, strideC, f32(s.alpha ?? 1), f32(s.beta ?? 0)],
     buffers: [a, b, c],
-    grid: [Math.ceil(N / C_TILE), Math.ceil(M / C_TILE), batch],
+    grid: [Math.ceil(N / tn), Math.ceil(M / tm), batch],
     overrides,
   });
 }
 
 /**
- * Measure both variants on a representative linear-layer shape (all three layouts in one
- * run) and make the fastest the default for this device. Cached per adapter by `tuner`.
+ * Measure the device's variants on a representative linear-layer shape (all three layouts
+ * in one run, 3 timed reps each) and make the fastest the default `matmul` uses on this
+ * device. Cached per adapter by `tuner` (a cached answer is applied without measuring).
+ * Call once at start-up; about a second on SwiftShader at the default size.
  */
 export async function tuneMatmul(gpu: Gpu, tuner: Autotuner, size = 256): Promise<AutotuneResult<MatmulVariant>> {
   const n = size * size;
@@ -82,7 +95,7 @@ export async function tuneMatmul(gpu: Gpu, tuner: Autotuner, size = 256): Promis
     const run = (v: MatmulVariant) => {
       for (const layout of ['NT', 'NN', 'TN'] as const) matmul(gpu, x, w, y, { layout, M: size, N: size, K: size }, v);
     };
-    const r = await tuner.pick('matmul', `${size}^3`, MATMUL_VARIANTS, run);
+    const r = await tuner.pick('matmul', `${size}^3`, matmulVariants(gpu), run);
     chosen.set(gpu.device, r.chosen);
     return r;
   } finally {
@@ -90,6 +103,7 @@ export async function tuneMatmul(gpu: Gpu, tuner: Autotuner, size = 256): Promis
   }
 }
 
+/** The variant `matmul` uses on this device when none is given (undefined: untuned, 'reg'). */
 export function chosenMatmulVariant(gpu: Gpu): MatmulVariant | undefined {
   return chosen.get(gpu.device);
 }
