@@ -1,32 +1,14 @@
-// References for quant.ts (f64): the quantized matmuls are plain matmuls on the
-// dequantized weight (quantize / dequantize themselves are defined in ../quant/block.ts).
+// References for quant.ts: quantize / dequantize are defined by the host pack and unpack in
+// ../quant/block.ts (quantizeRows, dequantizeRows); these wrap them in the references' shape.
 
-import { dequantize, type QuantTensor } from '../quant/block.ts';
+import { dequantizeRows, type QuantFormat, type QuantTensor, quantizeRows } from '../quant/block.ts';
 
-/** Y = X·Wᵀ + beta·Y0 with W = dequantize(q).  X: (M, K) */
-export function qmatmulForwardRef(X: ArrayLike<number>, q: QuantTensor, M: number, beta = 0, Y0?: ArrayLike<number>): Float64Array {
-  const W = dequantize(q);
-  const { N, K } = q;
-  const Y = new Float64Array(M * N);
-  for (let m = 0; m < M; m++)
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += X[m * K + k] * W[n * K + k];
-      Y[m * N + n] = s + (beta && Y0 ? beta * Y0[m * N + n] : 0);
-    }
-  return Y;
+/** codes and scales of an (N, K) weight: exactly what quantizeGpu must write. */
+export function quantizeRef(W: ArrayLike<number>, N: number, K: number, f: QuantFormat): QuantTensor {
+  return quantizeRows(W, N, K, f);
 }
 
-/** dX = dY·W + beta·dX0.  dY: (M, N) */
-export function qmatmulBackwardRef(dY: ArrayLike<number>, q: QuantTensor, M: number, beta = 0, dX0?: ArrayLike<number>): Float64Array {
-  const W = dequantize(q);
-  const { N, K } = q;
-  const dX = new Float64Array(M * K);
-  for (let m = 0; m < M; m++)
-    for (let k = 0; k < K; k++) {
-      let s = 0;
-      for (let n = 0; n < N; n++) s += dY[m * N + n] * W[n * K + k];
-      dX[m * K + k] = s + (beta && dX0 ? beta * dX0[m * K + k] : 0);
-    }
-  return dX;
+/** The (N, K) weight a quantized tensor stands for, as f64. */
+export function dequantizeRef(q: QuantTensor): Float64Array {
+  return Float64Array.from(dequantizeRows(q));
 }

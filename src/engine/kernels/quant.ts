@@ -1,14 +1,17 @@
 // Block-quantized weights on the GPU (shaders/quant.wgsl; formats in ../quant/block.ts):
-// upload, quantize / dequantize kernels, and the frozen base's matmuls through the
-// quantized weight (forward Y = X·Wᵀ and backward to the input dX = dY·W).
+// allocation and upload of host-quantized tensors, and the quantize / dequantize kernels.
+// The matmuls through a quantized weight live in ./qmatmul.ts (re-exported here).
 
 import type { Arena, GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { LedgerCategory } from '../gpu/ledger.ts';
-import { f32, grid1d } from '../gpu/params.ts';
+import { grid1d } from '../gpu/params.ts';
 import type { KernelSpec } from '../gpu/registry.ts';
-import { blocksPerRow, type QuantFormat, type QuantTensor, wordsPerBlock } from '../quant/block.ts';
+import { blocksPerRow, codeBytes, type QuantFormat, type QuantTensor, scaleBytes } from '../quant/block.ts';
 
+export { qmatmulBackward, qmatmulForward } from './qmatmul.ts';
+
+/** A quantized (N, K) weight on the GPU, in the layout of ../quant/block.ts. */
 export interface GpuQuantTensor {
   format: QuantFormat;
   N: number;
@@ -20,23 +23,25 @@ export interface GpuQuantTensor {
 }
 
 const WG = 64;
-const TILE = 8; // WG_X = WG_Y = 8 in the shader
 const K = {
   quantize: { shader: 'quant', entry: 'quantize', bindings: ['read', 'rw', 'rw'] },
   dequantize: { shader: 'quant', entry: 'dequantize', bindings: ['read', 'read', 'rw'] },
-  fwd: { shader: 'quant', entry: 'fwd', bindings: ['read', 'read', 'read', 'rw'] },
-  bwd: { shader: 'quant', entry: 'bwd', bindings: ['read', 'read', 'read', 'rw'] },
 } as const satisfies Record<string, KernelSpec>;
 
-const FORMAT_ID: Record<QuantFormat, number> = { q8: 0, q4: 1, nf4: 2 };
+/** The FORMAT override of quant.wgsl and qmatmul.wgsl. */
+export const FORMAT_ID: Record<QuantFormat, number> = { q8: 0, q4: 1, nf4: 2 };
+
+/** FORMAT override, omitted when it is the shaders' default (q4). */
+export function formatOverride(f: QuantFormat): { FORMAT: number } | undefined {
+  return f === 'q4' ? undefined : { FORMAT: FORMAT_ID[f] };
+}
 
 /** Allocate codes and scales for an (N, K) weight in format f. */
 export async function allocQuant(
   arena: Arena, format: QuantFormat, N: number, K: number, label: string, category: LedgerCategory = 'weights',
 ): Promise<GpuQuantTensor> {
-  const blocks = N * blocksPerRow(K);
-  const codes = await arena.alloc(category, blocks * wordsPerBlock(format) * 4, `${label}.codes`);
-  const scales = await arena.alloc(category, Math.ceil(blocks / 2) * 4, `${label}.scales`);
+  const codes = await arena.alloc(category, codeBytes(N, K, format), `${label}.codes`);
+  const scales = await arena.alloc(category, scaleBytes(N, K), `${label}.scales`);
   return { format, N, K, codes, scales };
 }
 
@@ -53,39 +58,29 @@ export function releaseQuant(t: GpuQuantTensor): void {
   t.scales.release();
 }
 
-/** codes, scales ← quantize(W).  W: (N, K) f32 */
+function check(buf: GpuBuf, bytes: number, what: string): void {
+  if (buf.size < bytes) throw new RangeError(`${what} needs ${bytes} bytes, ${buf.label} has ${buf.size}`);
+}
+
+/** out.codes, out.scales ← quantize(W), bit-identical to the host quantizeRows.  W: (N, K) f32 */
 export function quantizeGpu(gpu: Gpu, W: GpuBuf, out: GpuQuantTensor): void {
-  const pairs = Math.ceil((out.N * blocksPerRow(out.K)) / 2);
+  const { N, K: k, format } = out;
+  if (N === 0 || k === 0) return;
+  check(W, N * k * 4, `quantize ${N}x${k}: W`);
+  check(out.codes, codeBytes(N, k, format), `quantize ${N}x${k}: codes`);
+  check(out.scales, scaleBytes(N, k), `quantize ${N}x${k}: scales`);
+  const pairs = Math.ceil((N * blocksPerRow(k)) / 2);
   gpu.dispatch(K.quantize, {
-    params: [0, out.N, out.K, f32(0), blocksPerRow(out.K)], buffers: [W, out.codes, out.scales], grid: grid1d(pairs, WG), overrides: { FORMAT: FORMAT_ID[out.format] },
+    params: [N, k, blocksPerRow(k)], buffers: [W, out.codes, out.scales], grid: grid1d(pairs, WG), overrides: formatOverride(format),
   });
 }
 
 /** W ← dequantize(q).  W: (N, K) f32 (for merging and export; training never needs it) */
 export function dequantizeGpu(gpu: Gpu, q: GpuQuantTensor, W: GpuBuf): void {
+  const { N, K: k } = q;
+  if (N === 0 || k === 0) return;
+  check(W, N * k * 4, `dequantize ${N}x${k}: W`);
   gpu.dispatch(K.dequantize, {
-    params: [0, q.N, q.K, f32(0), blocksPerRow(q.K)], buffers: [q.codes, q.scales, W], grid: grid1d(q.N * q.K, WG), overrides: { FORMAT: FORMAT_ID[q.format] },
-  });
-}
-
-/** Y = X·Wqᵀ + beta·Y.  X: (M, K), Y: (M, N) */
-export function qmatmulForward(gpu: Gpu, X: GpuBuf, W: GpuQuantTensor, Y: GpuBuf, M: number, beta = 0): void {
-  if (M === 0 || W.N === 0) return;
-  gpu.dispatch(K.fwd, {
-    params: [M, W.N, W.K, f32(beta), blocksPerRow(W.K)],
-    buffers: [W.codes, W.scales, X, Y],
-    grid: [Math.ceil(W.N / (8 * TILE)), Math.ceil(M / (8 * TILE))],
-    overrides: { FORMAT: FORMAT_ID[W.format] },
-  });
-}
-
-/** dX = dY·Wq + beta·dX.  dY: (M, N), dX: (M, K) */
-export function qmatmulBackward(gpu: Gpu, dY: GpuBuf, W: GpuQuantTensor, dX: GpuBuf, M: number, beta = 0): void {
-  if (M === 0 || W.K === 0) return;
-  gpu.dispatch(K.bwd, {
-    params: [M, W.N, W.K, f32(beta), blocksPerRow(W.K)],
-    buffers: [W.codes, W.scales, dY, dX],
-    grid: [Math.ceil(W.K / (8 * TILE)), Math.ceil(M / (8 * TILE))],
-    overrides: { FORMAT: FORMAT_ID[W.format] },
+    params: [N, k, blocksPerRow(k)], buffers: [q.codes, q.scales, W], grid: grid1d(N * k, WG), overrides: formatOverride(q.format),
   });
 }
