@@ -128,20 +128,23 @@ const api: EngineApi = {
       if (!loaded) throw new Error('No model is loaded: pick a model folder first.');
       const { model, tokenizer } = loaded;
       const t0 = performance.now();
-      // Stream text deltas of the whole continuation: single tokens do not decode to their
-      // share of the text (leading-space markers, byte-fallback pieces).
+      // Stream text deltas of prompt + continuation decoded together: single tokens do not
+      // decode to their share of the text (word-start markers, byte-fallback pieces), and the
+      // continuation alone would lose the space that joins it to the prompt.
+      const promptIds = tokenizer.encode(req.prompt);
+      const continuation = (ids: readonly number[]) => tokenizer.decode([...promptIds, ...ids]).slice(tokenizer.decode(promptIds).length);
       const sofar: number[] = [];
       let shown = '';
-      const out = await model.generate(tokenizer.encode(req.prompt), {
+      const out = await model.generate(promptIds, {
         ...req,
         onToken: (id) => {
           sofar.push(id);
-          const text = tokenizer.decode(sofar);
+          const text = continuation(sofar);
           emit({ type: 'token', id, text: text.slice(shown.length) });
           shown = text;
         },
       });
-      return { text: tokenizer.decode(out), tokens: out.length, ms: performance.now() - t0 };
+      return { text: continuation(out), tokens: out.length, ms: performance.now() - t0 };
     });
   },
 };

@@ -48,6 +48,19 @@ describe('CLI', () => {
     expect(ev?.tokens).toBe(9); // 4 + EOS + 5 tokens in one window: 9 targets (WordLevel adds no BOS)
   });
 
+  it('the built-in model generates from the CLI and scores King James text far better than chance', async () => {
+    const r = await cli('generate', '--model', 'builtin:tiny-kjv', '--prompt', 'And God said', '--max-tokens', '16', '--json');
+    expect(r.code).toBe(0);
+    expect(String(lines(r.stdout).find((o) => o.type === 'done')?.text).split(/\W+/).filter(Boolean).length).toBeGreaterThan(3);
+    const dir = mkdtempSync(join(tmpdir(), 'webtune-cli-'));
+    const data = join(dir, 'john.txt');
+    writeFileSync(data, 'In the beginning was the Word, and the Word was with God, and the Word was God. The same was in the beginning with God. All things were made by him; and without him was not any thing made that was made.');
+    const e = await cli('eval', '--model', 'builtin:tiny-kjv', '--data', data, '--json');
+    expect(e.code).toBe(0);
+    const ev = lines(e.stdout).find((o) => o.type === 'eval');
+    expect(Number(ev?.loss)).toBeLessThan(0.6 * Math.log(512)); // uniform guessing over 512 tokens: 6.24 nats
+  });
+
   it('bad flags exit with 2 and say what was expected', async () => {
     const r = await cli('generate', '--model', STORIES, '--prompt', 'x', '--temperature', 'hot');
     expect(r.code).toBe(2);
