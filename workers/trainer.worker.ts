@@ -1,20 +1,18 @@
-// The engine behind a comlink API (src/engine/api.ts). One device per worker; later issues
-// add model loading, training runs and export here, queued on that device.
+// The engine behind a comlink API (src/engine/api.ts): one device per worker, model loading
+// and generation queued on it (training runs and export join them later).
 
 import { expose } from 'comlink';
-import { errorInfo, type EngineApi, type EngineEvent, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
+import { errorInfo, type EngineApi, type EngineEvent, type ModelSummary, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
 import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { pickedFiles } from '../src/engine/io/browser-files.ts';
 import type { ModelFiles } from '../src/engine/io/model-files.ts';
 import { urlModelFiles } from '../src/engine/io/url-files.ts';
 import type { BasePrecision } from '../src/engine/model/decoder.ts';
-import type { ModelSummary } from '../src/engine/api.ts';
 import { parameterCount } from '../src/engine/model/config.ts';
 import { loadModel, type CausalLM } from '../src/engine/model/load.ts';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
 import { browserHost } from '../src/engine/gpu/host-browser.ts';
-import { axpby } from '../src/engine/kernels/elementwise.ts';
-import { axpbyRef } from '../src/engine/kernels/elementwise.ref.ts';
+import { kernelSelfTest } from '../src/engine/selftest.ts';
 
 let gpu: Promise<Gpu> | undefined;
 let loaded: { model: CausalLM; tokenizer: TextTokenizer } | undefined;
@@ -29,17 +27,6 @@ const listeners = new Set<(e: EngineEvent) => void>();
 
 function emit(e: EngineEvent): void {
   for (const l of listeners) l(e);
-}
-
-/** Uniform values in [-1, 1) from a 32-bit xorshift generator (self-test inputs). */
-function uniform(seed: number): () => number {
-  let s = seed || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  };
 }
 
 function device(): Promise<Gpu> {
@@ -88,25 +75,8 @@ const api: EngineApi = {
 
   async selfTest(): Promise<SelfTestResult> {
     const g = await device();
-    const n = 4099; // not a multiple of the workgroup size
-    const rand = uniform(Date.now() >>> 0);
-    const x = Float32Array.from({ length: n }, rand);
-    const y = Float32Array.from({ length: n }, rand);
-    const run = g.arena.child();
-    try {
-      const t0 = performance.now();
-      const bx = await g.upload('scratch', x, 'selftest.x', run);
-      const by = await g.upload('scratch', y, 'selftest.y', run);
-      axpby(g, bx, by, n, 0.75, -1.5);
-      const got = await g.readF32(by);
-      const ms = performance.now() - t0;
-      const ref = axpbyRef(x, y, 0.75, -1.5);
-      let maxAbsError = 0;
-      for (let i = 0; i < n; i++) maxAbsError = Math.max(maxAbsError, Math.abs(got[i] - ref[i]));
-      return { kernel: 'axpby', n, maxAbsError, ms, ledger: g.ledger.snapshot() };
-    } finally {
-      run.dispose();
-    }
+    const check = await kernelSelfTest(g, Date.now() % 2 ** 32);
+    return { ...check, ledger: g.ledger.snapshot() };
   },
 
   subscribe(listener) {

@@ -7,8 +7,7 @@
 import { Gpu } from '../engine/gpu/gpu.ts';
 import { nodeHost } from '../engine/gpu/host-node.ts';
 import { fmtBytes } from '../engine/gpu/arena.ts';
-import { axpby } from '../engine/kernels/elementwise.ts';
-import { axpbyRef } from '../engine/kernels/elementwise.ref.ts';
+import { kernelSelfTest } from '../engine/selftest.ts';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { readTexts, windows } from '../engine/data/corpus.ts';
@@ -160,16 +159,7 @@ async function evaluate(argv: string[]): Promise<void> {
 async function info(json: boolean): Promise<void> {
   const gpu = await Gpu.create(nodeHost());
   try {
-    const n = 4099;
-    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
-    const y = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
-    const bx = await gpu.upload('scratch', x, 'x');
-    const by = await gpu.upload('scratch', y, 'y');
-    axpby(gpu, bx, by, n, 0.5, 2);
-    const got = await gpu.readF32(by);
-    const ref = axpbyRef(x, y, 0.5, 2);
-    let maxAbsError = 0;
-    for (let i = 0; i < n; i++) maxAbsError = Math.max(maxAbsError, Math.abs(got[i] - ref[i]));
+    const { n, maxAbsError } = await kernelSelfTest(gpu, 1);
     if (json) {
       console.log(JSON.stringify({ type: 'info', adapter: gpu.adapter, selfCheck: { n, maxAbsError } }));
       return;
