@@ -4,6 +4,9 @@ import { bytesSource } from '../../src/engine/io/bytes.ts';
 import type { ModelFiles } from '../../src/engine/io/model-files.ts';
 import { writeSafetensors } from '../../src/engine/io/safetensors.ts';
 import { parseModelConfig } from '../../src/engine/model/config.ts';
+import { expect } from 'vitest';
+import type { GpuBuf } from '../../src/engine/gpu/arena.ts';
+import type { Gpu } from '../../src/engine/gpu/gpu.ts';
 import { randn } from './gpu.ts';
 
 export function memoryModel(files: Record<string, Uint8Array>): ModelFiles {
@@ -52,3 +55,33 @@ export const LLAMA = {
 };
 export const QWEN2 = { ...LLAMA, architectures: ['Qwen2ForCausalLM'], tie_word_embeddings: false, num_key_value_heads: 1, head_dim: 6 };
 
+
+/**
+ * Every GPU gradient against central finite differences of `loss` (a float64 reference over
+ * `weights`, which it reads by name) at the given indices of each tensor:
+ * |gpu − fd| <= 2e-5 + 2e-3·|fd|.
+ */
+export async function expectGradsMatchFiniteDifferences(
+  gpu: Gpu,
+  grads: ReadonlyMap<string, GpuBuf>,
+  weights: ReadonlyMap<string, ArrayLike<number>>,
+  loss: () => number,
+  indices: (n: number) => number[],
+): Promise<void> {
+  const h = 1e-5;
+  for (const [name, gbuf] of grads) {
+    const gpuGrad = await gpu.readF32(gbuf);
+    const w = weights.get(name);
+    if (!(w instanceof Float64Array)) throw new Error(name);
+    for (const i of indices(w.length)) {
+      const old = w[i];
+      w[i] = old + h;
+      const lp = loss();
+      w[i] = old - h;
+      const lm = loss();
+      w[i] = old;
+      const fd = (lp - lm) / (2 * h);
+      expect(Math.abs(gpuGrad[i] - fd), `${name}[${i}]: gpu ${gpuGrad[i]} vs fd ${fd}`).toBeLessThanOrEqual(2e-5 + 2e-3 * Math.abs(fd));
+    }
+  }
+}

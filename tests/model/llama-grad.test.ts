@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
-import { LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
+import { expectGradsMatchFiniteDifferences, LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 
 describe('Llama-family forward + backward', () => {
   for (const [name, config] of [['Llama (GQA, tied)', LLAMA], ['Qwen2 (q/k/v bias, untied, head_dim 6)', QWEN2]] as const) {
@@ -27,22 +27,8 @@ describe('Llama-family forward + backward', () => {
       expect(Math.abs(loss - refLoss)).toBeLessThan(1e-5 * Math.max(1, refLoss));
 
       expect([...grads.keys()].sort()).toEqual([...weights.keys()].sort());
-      const h = 1e-5;
-      for (const [wname, gbuf] of grads) {
-        const gpuGrad = await gpu.readF32(gbuf);
-        const w = ref.get(wname);
-        if (!(w instanceof Float64Array)) throw new Error(wname);
-        for (const i of [0, Math.floor(w.length / 2), w.length - 1]) {
-          const old = w[i];
-          w[i] = old + h;
-          const lp = llamaLossRef(spec, ref, ids, targets, mask, B, T);
-          w[i] = old - h;
-          const lm = llamaLossRef(spec, ref, ids, targets, mask, B, T);
-          w[i] = old;
-          const fd = (lp - lm) / (2 * h);
-          expect(Math.abs(gpuGrad[i] - fd), `${wname}[${i}]: gpu ${gpuGrad[i]} vs fd ${fd}`).toBeLessThanOrEqual(2e-5 + 2e-3 * Math.abs(fd));
-        }
-      }
+      const refLossOf = () => llamaLossRef(spec, ref, ids, targets, mask, B, T);
+      await expectGradsMatchFiniteDifferences(gpu, grads, ref, refLossOf, (n) => [0, Math.floor(n / 2), n - 1]);
       gradArena.dispose();
       model.dispose();
     });
