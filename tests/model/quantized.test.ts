@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
+import { loadModel } from '../../src/engine/model/load.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { dequantize, quantize } from '../../src/engine/quant/block.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
@@ -71,5 +72,33 @@ describe('quantized base', () => {
     await expectGradsMatchFiniteDifferences(gpu, grads, refW, refLossOf, (n) => [0, n - 1]);
     ga.dispose();
     model.dispose();
+  });
+
+  it('GPT-2 in q8: Conv1D (in, out) weights are transposed and quantized; logits follow f32, gradients pass through', async () => {
+    const gpu = await testGpu();
+    const dir = new URL('../fixtures/models/gpt2', import.meta.url).pathname;
+    const w0 = gpu.ledger.snapshot().live.weights;
+    const f32 = await loadModel(gpu, nodeModelDir(dir));
+    const f32Bytes = gpu.ledger.snapshot().live.weights - w0;
+    const ids = [1, 5, 9, 2, 7, 3];
+    const lf = await f32.logits(ids, 1, ids.length);
+    f32.dispose();
+    const m = await loadModel(gpu, nodeModelDir(dir), { precision: 'q8' });
+    const qBytes = gpu.ledger.snapshot().live.weights - w0;
+    const lq = await m.logits(ids, 1, ids.length);
+    let worst = 0;
+    let mean = 0;
+    for (let i = 0; i < lq.length; i++) (worst = Math.max(worst, Math.abs(lq[i] - lf[i]))), (mean += Math.abs(lf[i]) / lq.length);
+    // q8 keeps ~2-3 significant digits per weight: the logits move by a few percent of their size.
+    expect(worst).toBeLessThan(0.05 * Math.max(1, mean) + 0.02);
+    expect(worst).toBeGreaterThan(0); // really quantized
+    expect(qBytes).toBeLessThan(f32Bytes);
+    expect([...m.linears.values()].every((l) => l.w.kind === 'quant' && l.w.layout === 'in-out')).toBe(true);
+    const ga = gpu.arena.child();
+    const { grads } = await m.lossAndGrads(ids, [...ids.slice(1), 0], ids.map(() => 1), 1, ids.length, ga);
+    expect([...grads.keys()].some((n) => n.includes('c_attn.weight') || n.includes('c_fc.weight'))).toBe(false);
+    expect(grads.size).toBeGreaterThan(0);
+    ga.dispose();
+    m.dispose();
   });
 });

@@ -44,29 +44,62 @@ export interface KvCache {
 
 /**
  * A linear layer y = x·W + b. W is stored (out, in) as nn.Linear does ('out-in'), or
- * (in, out) as GPT-2's Conv1D does ('in-out'); or block-quantized (out, in) and frozen.
+ * (in, out) as GPT-2's Conv1D does ('in-out'); or block-quantized (out, in) and frozen
+ * (a Conv1D weight is transposed before it is quantized; `layout` remembers where it came
+ * from, for exports). A method may hang an adapter on it (LoRA), which adds its own term.
  */
 export interface Linear {
   name: string;
-  w: { kind: 'f32'; buf: GpuBuf; layout: 'out-in' | 'in-out' } | { kind: 'quant'; q: GpuQuantTensor };
+  w: { kind: 'f32'; buf: GpuBuf; layout: 'out-in' | 'in-out' } | { kind: 'quant'; q: GpuQuantTensor; layout: 'out-in' | 'in-out' };
   b?: GpuBuf; // (out)
   out: number;
   in: number;
+  adapter?: LinearAdapter;
 }
 
-/** y = x·Wᵀ (+ b).  x: (N, in), y: (N, out) */
-export function linearForward(g: Gpu, x: GpuBuf, l: Linear, y: GpuBuf, N: number): void {
+/** What forward and backward passes give an adapter: the device and the pass's arena. */
+export interface PassContext {
+  gpu: Gpu;
+  run: Arena;
+  /** The pass keeps what backward needs (a training forward). */
+  save: boolean;
+}
+
+/**
+ * A term added to a linear layer's output by a method (LoRA: y += s·(x·Aᵀ)·Bᵀ). Each layer
+ * has its own adapter, called once per forward pass and, in reverse order, once per
+ * backward pass, so an adapter may keep what it saved in the forward for the backward.
+ */
+export interface LinearAdapter {
+  /** y += Δ(x).  x: (N, in), y: (N, out) */
+  forward(ctx: PassContext, x: GpuBuf, y: GpuBuf, N: number): Promise<void>;
+  /** dx += (∂Δ/∂x)ᵀ·dy (when dx is given) and the adapter's parameter gradients into grads. */
+  backward(ctx: PassContext, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, N: number, grads: Grads): Promise<void>;
+}
+
+/** y = x·Wᵀ (+ b) (+ the adapter's term).  x: (N, in), y: (N, out) */
+export async function linearForward(ctx: PassContext, x: GpuBuf, l: Linear, y: GpuBuf, N: number): Promise<void> {
+  const g = ctx.gpu;
   if (l.w.kind === 'quant') qmatmulForward(g, x, l.w.q, y, N);
   else if (l.w.layout === 'out-in') matmul(g, x, l.w.buf, y, { layout: 'NT', M: N, N: l.out, K: l.in });
   else matmul(g, x, l.w.buf, y, { layout: 'NN', M: N, N: l.out, K: l.in });
   if (l.b) biasAdd(g, l.b, y, N, l.out);
+  if (l.adapter) await l.adapter.forward(ctx, x, y, N);
 }
 
-/** Allocates gradients by weight name in one arena, in the 'gradients' category. */
+/**
+ * Gradients by parameter name, allocated in one arena under 'gradients', for the
+ * parameters `wanted` says are trainable. A gradient nobody wants (a frozen norm weight,
+ * whose kernel writes one anyway) lands in a scratch buffer that is not reported.
+ */
 export class Grads {
   readonly map = new Map<string, GpuBuf>();
-  constructor(private readonly arena: Arena) {}
+  constructor(
+    private readonly arena: Arena,
+    readonly wanted: (name: string) => boolean = () => true,
+  ) {}
   async get(name: string, n: number): Promise<GpuBuf> {
+    if (!this.wanted(name)) return this.arena.scratch(n * 4, `unused grad ${name}`);
     const b = await this.arena.alloc('gradients', n * 4, `grad ${name}`);
     this.map.set(name, b);
     return b;
@@ -75,27 +108,32 @@ export class Grads {
 
 /**
  * Backward of a linear layer: dx (+)= dy·W, dW = the weight's gradient in its own storage
- * order, db = Σ_rows dy. A quantized weight is frozen: the gradient flows through it to dx,
- * and no dW is formed. `ones`: (N) of 1.
+ * order, db = Σ_rows dy, then the adapter's backward. A quantized weight is frozen: the
+ * gradient flows through it to dx, and no dW is formed; nor is a dW or db that `grads`
+ * does not want. `ones`: (N) of 1.
  */
 export async function linearBackward(
-  g: Gpu, l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, N: number, grads: Grads, ones: GpuBuf, beta = 0,
+  ctx: PassContext, l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, N: number, grads: Grads, ones: GpuBuf, beta = 0,
 ): Promise<void> {
+  const g = ctx.gpu;
+  const wantW = grads.wanted(`${l.name}.weight`);
   if (l.w.kind === 'quant') {
     if (dx) qmatmulBackward(g, dy, l.w.q, dx, N, beta);
   } else if (l.w.layout === 'out-in') {
     if (dx) matmul(g, dy, l.w.buf, dx, { layout: 'NN', M: N, N: l.in, K: l.out, beta });
-    matmul(g, dy, x, await grads.get(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.out, N: l.in, K: N });
+    if (wantW) matmul(g, dy, x, await grads.get(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.out, N: l.in, K: N });
   } else {
     if (dx) matmul(g, dy, l.w.buf, dx, { layout: 'NT', M: N, N: l.in, K: l.out, beta });
-    matmul(g, x, dy, await grads.get(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.in, N: l.out, K: N });
+    if (wantW) matmul(g, x, dy, await grads.get(`${l.name}.weight`, l.out * l.in), { layout: 'TN', M: l.in, N: l.out, K: N });
   }
-  if (l.b) matmul(g, ones, dy, await grads.get(`${l.name}.bias`, l.out), { layout: 'NN', M: 1, N: l.out, K: N });
+  if (l.b && grads.wanted(`${l.name}.bias`)) matmul(g, ones, dy, await grads.get(`${l.name}.bias`, l.out), { layout: 'NN', M: 1, N: l.out, K: N });
+  if (l.adapter) await l.adapter.backward(ctx, x, dy, dx, N, grads);
 }
 
 /** Reads a checkpoint's tensors onto the GPU with shape checks and progress. */
 export class WeightLoader {
   readonly params = new Map<string, GpuBuf>();
+  readonly linears = new Map<string, Linear>();
   private loaded = 0;
 
   constructor(
@@ -133,16 +171,27 @@ export class WeightLoader {
     let w: Linear['w'];
     if (precision === 'f32') w = { kind: 'f32', buf: await this.tensor(`${name}.weight`, shape), layout };
     else {
-      if (layout !== 'out-in') throw new Error(`${this.where}: ${this.architecture} loads in f32 only for now (Conv1D weights are not quantized yet)`);
-      w = { kind: 'quant', q: await uploadQuant(this.gpu, quantize(await this.read(`${name}.weight`, shape), out, inp, precision), `${name}.weight`, this.arena) };
+      // Blocks run along the input dimension, so a Conv1D (in, out) weight is transposed first.
+      const data = await this.read(`${name}.weight`, shape);
+      const rows = layout === 'out-in' ? data : transpose(data, inp, out);
+      w = { kind: 'quant', q: await uploadQuant(this.gpu, quantize(rows, out, inp, precision), `${name}.weight`, this.arena), layout };
       this.done(`${name}.weight`);
     }
-    return { name, w, b: bias ? await this.tensor(`${name}.bias`, [out]) : undefined, out, in: inp };
+    const l: Linear = { name, w, b: bias ? await this.tensor(`${name}.bias`, [out]) : undefined, out, in: inp };
+    this.linears.set(name, l);
+    return l;
   }
 
   private done(tensor: string): void {
     this.opts.onProgress?.({ tensor, loaded: ++this.loaded, total: this.ckpt.names.length });
   }
+}
+
+/** (rows, cols) → (cols, rows) */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+  return t;
 }
 
 async function meanOf(g: Gpu, rows: GpuBuf, count: number): Promise<number> {
@@ -161,6 +210,7 @@ export interface ForwardResult {
 /** Buffers of one backward pass: the residual-stream gradient is the family's business. */
 export interface BackwardContext {
   run: Arena;
+  pass: PassContext;
   grads: Grads;
   /** (B·T) of 1, for bias gradients. */
   ones: GpuBuf;
@@ -176,6 +226,8 @@ export abstract class DecoderLM<F extends ForwardResult> {
     /** Every f32 weight by its checkpoint name (a tied head appears once, as the embedding;
      *  quantized linear weights are not here). */
     readonly params: ReadonlyMap<string, GpuBuf>,
+    /** Every linear layer by module name (`model.layers.0.self_attn.q_proj`), f32 or quantized. */
+    readonly linears: ReadonlyMap<string, Linear>,
   ) {}
 
   /** Record the forward pass into `run`; with `save`, keep what backward needs. With a KV
@@ -211,11 +263,13 @@ export abstract class DecoderLM<F extends ForwardResult> {
 
   /**
    * Mean cross-entropy of `targets` over positions where mask = 1, and its gradient with
-   * respect to every f32 weight (checkpoint names), allocated in `gradArena` under
-   * 'gradients'. Quantized linear weights are frozen: gradients pass through them.
+   * respect to every f32 weight (checkpoint names) and adapter parameter that `wanted`
+   * names (default: every f32 weight), allocated in `gradArena` under 'gradients'.
+   * Quantized linear weights are frozen: gradients pass through them.
    */
   async lossAndGrads(
     ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
+    wanted?: (name: string) => boolean,
   ): Promise<{ loss: number; grads: Map<string, GpuBuf> }> {
     const N = B * T;
     const V = this.spec.vocab;
@@ -228,8 +282,8 @@ export abstract class DecoderLM<F extends ForwardResult> {
       xentChunkBackward(g, f.logits, state, tgt, msk, dlogits, N, V, 0, 1 / Math.max(1, count));
       const ones = await run.alloc('activations', N * 4, 'ones');
       fill(g, ones, N, 1);
-      const grads = new Grads(gradArena);
-      await this.backward(f, dlogits, { run, grads, ones, B, T });
+      const grads = new Grads(gradArena, wanted);
+      await this.backward(f, dlogits, { run, pass: { gpu: g, run, save: true }, grads, ones, B, T });
       return { loss: await meanOf(g, lossRows, count), grads: grads.map };
     } finally {
       run.dispose();

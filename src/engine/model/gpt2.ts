@@ -75,13 +75,14 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     spec: ModelSpec,
     arena: Arena,
     params: ReadonlyMap<string, GpuBuf>,
+    linears: ReadonlyMap<string, Linear>,
     private readonly prefix: string,
     private readonly wte: GpuBuf,
     private readonly wpe: GpuBuf,
     private readonly layers: Layer[],
     private readonly lnF: Norm,
   ) {
-    super(gpu, spec, arena, params);
+    super(gpu, spec, arena, params, linears);
   }
 
   static async fromCheckpoint(gpu: Gpu, files: ModelFiles, spec: ModelSpec, ckpt: Checkpoint, opts: LoadOptions): Promise<Gpt2Model> {
@@ -107,7 +108,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
         });
       }
       const lnF = await norm(`${prefix}ln_f`);
-      return new Gpt2Model(gpu, spec, arena, w.params, prefix, wte, wpe, layers, lnF);
+      return new Gpt2Model(gpu, spec, arena, w.params, w.linears, prefix, wte, wpe, layers, lnF);
     } catch (e) {
       arena.dispose();
       throw e;
@@ -121,6 +122,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const g = this.gpu;
     const N = B * T;
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
+    const pc = { gpu: g, run, save };
     const posBuf = await g.upload('activations', Uint32Array.from({ length: N }, (_, i) => start + (i % T)), 'positions', run);
     const x = await act(N * C, 'x');
     const tmp = await act(N * C, 'x.pos');
@@ -155,16 +157,16 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
         g.copy(x, a.xIn);
       }
       layerNormForward(g, x, L.ln1.w, L.ln1.b, a.h1, a.mean1, a.rstd1, N, C, s.normEps);
-      linearForward(g, a.h1, L.attn, a.qkv, N);
+      await linearForward(pc, a.h1, L.attn, a.qkv, N);
       for (const [j, t] of [a.q, a.k, a.v].entries()) copy2d(g, a.qkv, t, { rows: N, cols: C, srcStride: 3 * C, srcOff: j * C, dstStride: C, dstOff: 0 });
       this.attend(li, a.q, a.k, a.v, a.o, a.lse, B, T, cache);
-      linearForward(g, a.o, L.proj, a.y, N);
+      await linearForward(pc, a.o, L.proj, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
       layerNormForward(g, x, L.ln2.w, L.ln2.b, a.h2, a.mean2, a.rstd2, N, C, s.normEps);
-      linearForward(g, a.h2, L.fc, a.f, N);
+      await linearForward(pc, a.h2, L.fc, a.f, N);
       geluForward(g, a.f, a.a, N * I);
-      linearForward(g, a.a, L.out, a.y, N);
+      await linearForward(pc, a.a, L.out, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
     }
     const hF = await act(N * C, 'h.final');
@@ -178,11 +180,11 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
   protected async backward(f: Gpt2Forward, dlogits: GpuBuf, ctx: BackwardContext): Promise<void> {
     const s = this.spec;
     const { hidden: C, heads: H, headDim: D, intermediate: I, vocab: V, maxPositions: P } = s;
-    const { run, grads, ones, B, T } = ctx;
+    const { run, pass, grads, ones, B, T } = ctx;
     const g = this.gpu;
     const N = B * T;
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
-    const lin = (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => linearBackward(g, l, x, dy, dx, N, grads, ones, beta);
+    const lin = (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => linearBackward(pass, l, x, dy, dx, N, grads, ones, beta);
     const ln = async (n: Norm, dy: GpuBuf, x: GpuBuf, mean: GpuBuf, rstd: GpuBuf, dx: GpuBuf) =>
       layerNormBackward(g, dy, x, n.w, mean, rstd, dx, await grads.get(`${n.name}.weight`, C), await grads.get(`${n.name}.bias`, C), N, C);
     const dx = await act(N * C, 'dx');
@@ -190,8 +192,9 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const dn = await act(N * C, 'dnorm');
     // logits = hF·wteᵀ
     matmul(g, dlogits, this.wte, dh, { layout: 'NN', M: N, N: C, K: V });
-    const dWte = await grads.get(`${this.prefix}wte.weight`, V * C);
-    matmul(g, dlogits, f.hF, dWte, { layout: 'TN', M: V, N: C, K: N });
+    const wteName = `${this.prefix}wte.weight`;
+    const dWte = grads.wanted(wteName) ? await grads.get(wteName, V * C) : undefined;
+    if (dWte) matmul(g, dlogits, f.hF, dWte, { layout: 'TN', M: V, N: C, K: N });
     await ln(this.lnF, dh, f.xF, f.meanF, f.rstdF, dx);
 
     const da = await act(N * I, 'da');
@@ -220,7 +223,8 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
       axpby(g, dn, dx, N * C, 1, 1);
     }
     // x = wte[ids] + wpe[positions]; the head's part of dWte is already there.
-    embeddingBackward(g, f.ids, dx, dWte, N, C, V, 1);
-    embeddingBackward(g, f.pos, dx, await grads.get(`${this.prefix}wpe.weight`, P * C), N, C, P, 0);
+    if (dWte) embeddingBackward(g, f.ids, dx, dWte, N, C, V, 1);
+    const wpeName = `${this.prefix}wpe.weight`;
+    if (grads.wanted(wpeName)) embeddingBackward(g, f.pos, dx, await grads.get(wpeName, P * C), N, C, P, 0);
   }
 }

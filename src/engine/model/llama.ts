@@ -68,13 +68,14 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     spec: ModelSpec,
     arena: Arena,
     params: ReadonlyMap<string, GpuBuf>,
+    linears: ReadonlyMap<string, Linear>,
     private readonly embed: GpuBuf,
     private readonly layers: Layer[],
     private readonly norm: GpuBuf,
     private readonly lmHead: GpuBuf,
     private readonly invFreq: GpuBuf,
   ) {
-    super(gpu, spec, arena, params);
+    super(gpu, spec, arena, params, linears);
   }
 
   /**
@@ -114,7 +115,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       const lmHead = spec.tieEmbeddings || !w.has('lm_head.weight') ? embed : await w.tensor('lm_head.weight', [V, C]);
       const inv = ropeInvFreq(spec.rope.theta, spec.rope.rotaryDim, spec.rope.scaling);
       const invFreq = await gpu.upload('weights', inv, 'rope.inv_freq', arena);
-      return new LlamaModel(gpu, spec, arena, w.params, embed, layers, norm, lmHead, invFreq);
+      return new LlamaModel(gpu, spec, arena, w.params, w.linears, embed, layers, norm, lmHead, invFreq);
     } catch (e) {
       arena.dispose();
       throw e;
@@ -128,6 +129,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     const g = this.gpu;
     const N = B * T;
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
+    const pc = { gpu: g, run, save };
     const x = await act(N * C, 'x'); // (B·T, C) residual stream
     const rope = { B, T, D, R: s.rope?.rotaryDim ?? D, posOffset: pos };
     // Without `save`, one set of buffers serves every layer.
@@ -158,20 +160,20 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
         g.copy(x, a.xIn);
       }
       rmsNormForward(g, x, L.attnNorm, a.h1, a.rstd1, N, C, s.normEps);
-      linearForward(g, a.h1, L.q, a.q, N);
-      linearForward(g, a.h1, L.k, a.k, N);
-      linearForward(g, a.h1, L.v, a.v, N);
+      await linearForward(pc, a.h1, L.q, a.q, N);
+      await linearForward(pc, a.h1, L.k, a.k, N);
+      await linearForward(pc, a.h1, L.v, a.v, N);
       ropeForward(g, this.invFreq, a.q, { ...rope, H: Hq });
       ropeForward(g, this.invFreq, a.k, { ...rope, H: Hkv });
       this.attend(li, a.q, a.k, a.v, a.o, a.lse, B, T, cache);
-      linearForward(g, a.o, L.o, a.y, N);
+      await linearForward(pc, a.o, L.o, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
       rmsNormForward(g, x, L.mlpNorm, a.h2, a.rstd2, N, C, s.normEps);
-      linearForward(g, a.h2, L.gate, a.gate, N);
-      linearForward(g, a.h2, L.up, a.up, N);
+      await linearForward(pc, a.h2, L.gate, a.gate, N);
+      await linearForward(pc, a.h2, L.up, a.up, N);
       swigluForward(g, a.gate, a.up, a.mlp, N * I);
-      linearForward(g, a.mlp, L.down, a.y, N);
+      await linearForward(pc, a.mlp, L.down, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
     }
     const hF = await act(N * C, 'h.final');
@@ -184,19 +186,20 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
   protected async backward(f: LlamaForward, dlogits: GpuBuf, ctx: BackwardContext): Promise<void> {
     const s = this.spec;
     const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
-    const { run, grads, ones, B, T } = ctx;
+    const { run, pass, grads, ones, B, T } = ctx;
     const g = this.gpu;
     const N = B * T;
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
-    const lin = (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => linearBackward(g, l, x, dy, dx, N, grads, ones, beta);
+    const lin = (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => linearBackward(pass, l, x, dy, dx, N, grads, ones, beta);
     const dx = await act(N * C, 'dx'); // gradient of the residual stream
     const dh = await act(N * C, 'dh');
     const dn = await act(N * C, 'dnorm');
     const tied = this.lmHead === this.embed;
     // logits = hF·Wlmᵀ
     matmul(g, dlogits, this.lmHead, dh, { layout: 'NN', M: N, N: C, K: V });
-    const dHead = await grads.get(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', V * C);
-    matmul(g, dlogits, f.hF, dHead, { layout: 'TN', M: V, N: C, K: N });
+    const headName = tied ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    const dHead = grads.wanted(headName) ? await grads.get(headName, V * C) : undefined;
+    if (dHead) matmul(g, dlogits, f.hF, dHead, { layout: 'TN', M: V, N: C, K: N });
     rmsNormBackward(g, dh, f.xF, this.norm, f.rstdF, dx, await grads.get('model.norm.weight', C), N, C);
 
     const dmlp = await act(N * I, 'dmlp');
@@ -231,7 +234,8 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       axpby(g, dn, dx, N * C, 1, 1);
     }
     // x = embed(ids): scatter-add into the embedding gradient (after the tied head's part).
+    if (!grads.wanted('model.embed_tokens.weight')) return;
     const dEmbed = tied ? dHead : await grads.get('model.embed_tokens.weight', V * C);
-    embeddingBackward(g, f.ids, dx, dEmbed, N, C, V, tied ? 1 : 0);
+    if (dEmbed) embeddingBackward(g, f.ids, dx, dEmbed, N, C, V, tied ? 1 : 0);
   }
 }
