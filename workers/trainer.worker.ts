@@ -2,10 +2,12 @@
 // and generation queued on it (training runs and export join them later).
 
 import { expose } from 'comlink';
-import { errorInfo, type EngineApi, type EngineEvent, type ModelSummary, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
+import { DEFAULT_HUB_ENDPOINT, errorInfo, type EngineApi, type EngineEvent, type ModelSummary, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
 import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { pickedFiles } from '../src/engine/io/browser-files.ts';
+import { hubModelFiles } from '../src/engine/io/hub.ts';
 import type { ModelFiles } from '../src/engine/io/model-files.ts';
+import { opfsCache, type OpfsCache } from '../src/engine/io/opfs-cache.ts';
 import { urlModelFiles } from '../src/engine/io/url-files.ts';
 import type { BasePrecision } from '../src/engine/model/decoder.ts';
 import { parameterCount } from '../src/engine/model/config.ts';
@@ -41,26 +43,49 @@ function device(): Promise<Gpu> {
   return gpu;
 }
 
-function load(src: ModelFiles, precision: BasePrecision): Promise<ModelSummary> {
+let hubCache: OpfsCache | undefined;
+const cache = () => (hubCache ??= opfsCache());
+
+function endpointUrl(endpoint: string | undefined): string {
+  const e = endpoint?.trim() || DEFAULT_HUB_ENDPOINT;
+  let url: URL;
+  try {
+    url = new URL(e);
+  } catch {
+    throw new TypeError(`Hub endpoint "${e}" is not a URL (expected e.g. ${DEFAULT_HUB_ENDPOINT})`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`Hub endpoint "${e}" is not an http(s) URL`);
+  return url.href.replace(/\/+$/, '');
+}
+
+function load(src: ModelFiles, precision: BasePrecision, cleanup?: () => Promise<void>): Promise<ModelSummary> {
   return exclusive(async () => {
-    const g = await device();
-    loaded?.model.dispose();
-    loaded = undefined;
-    const before = g.ledger.snapshot().live.weights;
-    const model = await loadModel(g, src, { precision, onProgress: (p) => emit({ type: 'load', ...p }) });
     try {
-      const tokenizer = await loadTokenizer(src, model.spec.eosTokenIds);
-      loaded = { model, tokenizer };
-    } catch (e) {
-      model.dispose();
-      throw e;
+      return await loadNow(src, precision);
+    } finally {
+      await cleanup?.();
     }
-    const s = model.spec;
-    return {
-      name: src.name, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
-      precision, weightBytes: g.ledger.snapshot().live.weights - before,
-    };
   });
+}
+
+async function loadNow(src: ModelFiles, precision: BasePrecision): Promise<ModelSummary> {
+  const g = await device();
+  loaded?.model.dispose();
+  loaded = undefined;
+  const before = g.ledger.snapshot().live.weights;
+  const model = await loadModel(g, src, { precision, onProgress: (p) => emit({ type: 'load', ...p }) });
+  try {
+    const tokenizer = await loadTokenizer(src, model.spec.eosTokenIds);
+    loaded = { model, tokenizer };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const s = model.spec;
+  return {
+    name: src.name, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
+    precision, weightBytes: g.ledger.snapshot().live.weights - before,
+  };
 }
 
 const api: EngineApi = {
@@ -83,9 +108,35 @@ const api: EngineApi = {
     listeners.add(listener);
   },
 
-  loadModel(files, precision) {
-    const folder = files[0]?.webkitRelativePath.split('/')[0] || 'picked files';
+  loadModel(files, precision, name) {
+    const folder = name || files[0]?.webkitRelativePath.split('/')[0] || 'picked files';
     return load(pickedFiles(files, folder), precision);
+  },
+
+  loadHub(req, precision) {
+    let endpoint: string;
+    try {
+      endpoint = endpointUrl(req.endpoint);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const c = cache();
+    const src = hubModelFiles(req.repo.trim(), {
+      revision: req.revision?.trim() || 'main',
+      token: req.token?.trim() || undefined,
+      endpoint,
+      cache: c,
+      onProgress: (p) => emit({ type: 'download', ...p }),
+    });
+    return load(src, precision, () => c.close()); // a broken-off download's write handle
+  },
+
+  cacheUsage() {
+    return cache().usage();
+  },
+
+  clearCache() {
+    return exclusive(() => cache().clear());
   },
 
   loadBuiltin(name, precision) {

@@ -26,6 +26,8 @@ export type EngineEvent =
   | GpuEvent
   | { type: 'ledger'; ledger: LedgerSnapshot }
   | { type: 'load'; tensor: string; loaded: number; total: number }
+  /** A Hub file downloading into the cache (bytes so far), or found whole there (`fromCache`). */
+  | { type: 'download'; file: string; loaded: number; total?: number; fromCache: boolean }
   | { type: 'token'; id: number; text: string };
 
 export interface ModelSummary {
@@ -39,6 +41,20 @@ export interface ModelSummary {
   /** Weight bytes on the GPU (ledger). */
   weightBytes: number;
 }
+
+/** A model repo on the Hugging Face Hub (or a server in its URL layout). */
+export interface HubRequest {
+  /** "owner/name". */
+  repo: string;
+  /** Branch, tag or commit; "main" when empty. */
+  revision?: string;
+  /** Access token for private or gated repos; sent only to `endpoint`. */
+  token?: string;
+  /** Base URL of the Hub; https://huggingface.co when empty (mirrors, self-hosted hubs, tests). */
+  endpoint?: string;
+}
+
+export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
 export interface GenerateRequest {
   prompt: string;
@@ -62,8 +78,21 @@ export interface EngineApi {
   selfTest(): Promise<SelfTestResult>;
   /** Receive device events, ledger changes, load progress and generated tokens. */
   subscribe(listener: (e: EngineEvent) => void): void;
-  /** Load a model from files the user picked (a Hugging Face model folder's files). */
-  loadModel(files: File[], precision: BasePrecision): Promise<ModelSummary>;
+  /**
+   * Load a model from files the user picked or dropped (a Hugging Face model folder's files,
+   * matched by base name). `name` is shown as the source; by default the picked folder's name.
+   */
+  loadModel(files: File[], precision: BasePrecision, name?: string): Promise<ModelSummary>;
+  /**
+   * Download a Hub repo's model files into the browser's cache (OPFS; resumed where a
+   * download broke off, skipped when whole) with 'download' events per file, then load it
+   * as loadModel does. HubError names the repo and file on 404, 401/403 and network failures.
+   */
+  loadHub(req: HubRequest, precision: BasePrecision): Promise<ModelSummary>;
+  /** Bytes in the Hub file cache. */
+  cacheUsage(): Promise<number>;
+  /** Empty the Hub file cache (queued behind running loads and generations). */
+  clearCache(): Promise<void>;
   /** Load a built-in model served with the page (public/models/<name>). */
   loadBuiltin(name: string, precision: BasePrecision): Promise<ModelSummary>;
   /** Continue `prompt` with the loaded model; tokens stream as 'token' events. */

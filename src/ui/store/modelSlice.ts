@@ -1,11 +1,19 @@
-// Model slice: a model folder the user picked, loaded in the worker, and text generated
-// from it with tokens streaming in.
+// Model slice: a model folder the user picked or dropped, a Hub repo downloaded into the
+// browser's cache (progress per file), or a built-in model, loaded in the worker; and text
+// generated from it with tokens streaming in.
 
 import type { StateCreator } from 'zustand';
-import { errorInfo, type EngineEvent, type ErrorInfo, type GenerateRequest, type GenerateResult, type ModelSummary } from '../../engine/api.ts';
+import { errorInfo, type EngineEvent, type ErrorInfo, type GenerateRequest, type GenerateResult, type HubRequest, type ModelSummary } from '../../engine/api.ts';
 import type { BasePrecision } from '../../engine/model/decoder.ts';
 import { getEngine } from '../engine.ts';
 import type { Store } from './index.ts';
+
+/** One Hub file of the current load: bytes so far, or whole from the cache. */
+export interface DownloadState {
+  loaded: number;
+  total?: number;
+  fromCache: boolean;
+}
 
 export interface ModelSlice {
   modelStatus: 'none' | 'loading' | 'ready' | 'error';
@@ -15,15 +23,24 @@ export interface ModelSlice {
   generating: boolean;
   generated: string;
   genResult?: GenerateResult;
-  loadModel(files: File[], precision: BasePrecision): Promise<void>;
+  /** Hub files of the current load in the order they started (a new array only when one is added). */
+  downloadFiles: string[];
+  downloads: Record<string, DownloadState>;
+  /** Bytes in the Hub file cache; undefined until asked. */
+  cacheBytes?: number;
+  cacheError?: ErrorInfo;
+  loadModel(files: File[], precision: BasePrecision, name?: string): Promise<void>;
   loadBuiltin(name: string, precision: BasePrecision): Promise<void>;
+  loadHub(req: HubRequest, precision: BasePrecision): Promise<void>;
+  refreshCacheUsage(): Promise<void>;
+  clearCache(): Promise<void>;
   generate(req: GenerateRequest): Promise<void>;
-  onModelEvent(e: Extract<EngineEvent, { type: 'load' | 'token' }>): void;
+  onModelEvent(e: Extract<EngineEvent, { type: 'load' | 'token' | 'download' }>): void;
 }
 
-export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set) => {
+export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set, get) => {
   const loading = async (job: () => Promise<ModelSummary>) => {
-    set({ modelStatus: 'loading', loadProgress: 0, modelError: undefined, generated: '', genResult: undefined });
+    set({ modelStatus: 'loading', loadProgress: 0, modelError: undefined, generated: '', genResult: undefined, downloadFiles: [], downloads: {} });
     try {
       const model = await job();
       set({ modelStatus: 'ready', model, loadProgress: 1 });
@@ -36,9 +53,34 @@ export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set) =
     loadProgress: 0,
     generating: false,
     generated: '',
+    downloadFiles: [],
+    downloads: {},
 
-    loadModel(files, precision) {
-      return loading(() => getEngine().loadModel(files, precision));
+    loadModel(files, precision, name) {
+      return loading(() => getEngine().loadModel(files, precision, name));
+    },
+
+    async loadHub(req, precision) {
+      await loading(() => getEngine().loadHub(req, precision));
+      await get().refreshCacheUsage();
+    },
+
+    async refreshCacheUsage() {
+      try {
+        set({ cacheBytes: await getEngine().cacheUsage(), cacheError: undefined });
+      } catch (e) {
+        set({ cacheError: errorInfo(e) });
+      }
+    },
+
+    async clearCache() {
+      try {
+        await getEngine().clearCache();
+        set({ cacheError: undefined });
+      } catch (e) {
+        set({ cacheError: errorInfo(e) });
+      }
+      await get().refreshCacheUsage();
     },
 
     loadBuiltin(name, precision) {
@@ -59,7 +101,13 @@ export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set) =
 
     onModelEvent(e) {
       if (e.type === 'load') set({ loadProgress: e.loaded / e.total });
-      else set((s) => ({ generated: s.generated + e.text }));
+      else if (e.type === 'download') {
+        const { file, loaded, total, fromCache } = e;
+        set((s) => ({
+          downloadFiles: file in s.downloads ? s.downloadFiles : [...s.downloadFiles, file],
+          downloads: { ...s.downloads, [file]: { loaded, total, fromCache } },
+        }));
+      } else set((s) => ({ generated: s.generated + e.text }));
     },
   };
 };
