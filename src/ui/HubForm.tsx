@@ -87,9 +87,9 @@ export function HubForm({ precision }: { precision: BasePrecision }) {
       </p>
       <details>
         <summary>Advanced</summary>
-        <label className="field">
-          Endpoint{' '}
-          <input type="url" value={endpoint} size={32} spellCheck={false} onChange={(e) => setEndpoint(e.target.value)} />
+        <label className="field block">
+          Endpoint
+          <input type="url" value={endpoint} spellCheck={false} onChange={(e) => setEndpoint(e.target.value)} />
         </label>
         <p className="muted">A Hub mirror or a self-hosted server in the Hub&apos;s URL layout (/&lt;owner&gt;/&lt;name&gt;/resolve/&lt;revision&gt;/&lt;file&gt;).</p>
       </details>
@@ -123,14 +123,14 @@ function DownloadRow({ file }: { file: string }) {
   const fromCache = useStore((s) => s.downloads[file]?.fromCache ?? false);
   const done = total !== undefined && loaded >= total;
   return (
-    <li data-testid="download" data-file={file}>
-      <code>{file}</code>{' '}
-      <progress value={total ? loaded : undefined} max={total || undefined} aria-label={`${file} download`} />{' '}
+    <li data-testid="download" data-file={file} style={{ marginBottom: '0.3rem' }}>
+      <code style={{ overflowWrap: 'anywhere' }}>{file}</code>{' '}
       <span className="muted">
         {fmtBytes(loaded)}
         {total !== undefined ? ` of ${fmtBytes(total)}` : ''}
         {fromCache ? ' (from cache)' : done ? ' (downloaded)' : ''}
       </span>
+      <progress value={total ? loaded : undefined} max={total || undefined} aria-label={`${file} download`} style={{ display: 'block', width: '100%' }} />
     </li>
   );
 }
