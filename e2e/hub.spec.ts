@@ -10,7 +10,7 @@ import { expect, test, type Page } from '@playwright/test';
 const DIR = resolve(import.meta.dirname, '../../shared/models/stories260K');
 /** The files a load reads (config, weights, tokenizer and its configs). */
 const FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const REPOS: Record<string, string> = { 'local/stories260K': DIR, 'local/gated': DIR };
+const REPOS: Record<string, string> = { 'local/stories260K': DIR, 'local/gated': DIR, 'local/flaky': DIR };
 const TOKEN = 'hf_test_token';
 
 let server: Server;
@@ -18,6 +18,7 @@ let endpoint = '';
 /** Requests the server answered, as "METHOD path [range]". */
 const log: string[] = [];
 const auth: string[] = [];
+let brokeOff = false;
 
 function serve(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('Access-Control-Allow-Origin', '*');
@@ -51,6 +52,14 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   const body = req.method === 'HEAD' ? undefined : readFileSync(path);
+  if (m[1] === 'local/flaky' && m[3] === 'model.safetensors' && req.method === 'GET' && !req.headers.range && !brokeOff) {
+    // The connection drops part-way through the first download of the weights.
+    brokeOff = true;
+    res.writeHead(200, { 'Content-Length': size, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' });
+    res.write(body?.subarray(0, size >> 1));
+    setTimeout(() => res.destroy(), 300);
+    return;
+  }
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
   if (range) {
     const start = Number(range[1]);
@@ -182,4 +191,25 @@ test('a model folder’s files dropped on the Model panel load and generate', as
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByTestId('gen-stats')).toContainText('tokens in');
   expect(errors).toEqual([]);
+});
+
+test('a download that broke off resumes from the bytes kept in the cache', async ({ page }) => {
+  const size = statSync(`${DIR}/model.safetensors`).size;
+  await openStudio(page);
+  await loadFromHub(page, 'local/flaky');
+  await expect(page.getByRole('alert')).toContainText('local/flaky/model.safetensors');
+  await expect(page.getByRole('alert')).toContainText('resume');
+  expect(brokeOff).toBe(true);
+  const start = log.length;
+  await page.getByRole('button', { name: 'Load from Hub' }).click();
+  await expect(page.getByTestId('model-arch')).toHaveText('LlamaForCausalLM');
+  const resumed = log.slice(start).filter((l) => l.startsWith('GET /local/flaky/resolve/main/model.safetensors'));
+  expect(resumed).toHaveLength(1);
+  const from = Number(/bytes=(\d+)-$/.exec(resumed[0])?.[1]);
+  expect(from).toBeGreaterThan(0);
+  expect(from).toBeLessThan(size);
+  await expect(download(page, 'model.safetensors')).toContainText(`${fmt(size)} of ${fmt(size)} (downloaded)`);
+  // Whole and byte-exact: the weights give the reference story.
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(page.getByTestId('generated')).toContainText('Once upon a time, there was a little girl named Lily.');
 });
