@@ -191,6 +191,19 @@ function parseJson(fileName: string, content: string, mapping: FieldMapping | un
 }
 
 function parseJsonl(fileName: string, content: string, mapping: FieldMapping | undefined, out: ParsedDataset): void {
+  if (content.trimStart().startsWith('[')) {
+    // a JSON array saved as .jsonl (pretty-printed, one element per line or not)
+    let whole: unknown;
+    try {
+      whole = JSON.parse(content);
+    } catch {
+      whole = undefined;
+    }
+    if (Array.isArray(whole)) {
+      parseJson(fileName, content, mapping, out);
+      return;
+    }
+  }
   const records: { line: number; value: unknown }[] = [];
   const bad: RowError[] = [];
   content.split('\n').forEach((raw, i) => {
@@ -203,14 +216,7 @@ function parseJsonl(fileName: string, content: string, mapping: FieldMapping | u
     }
   });
   if (records.length === 0 && bad.length > 0) {
-    // perhaps a pretty-printed JSON array saved as .jsonl
-    try {
-      JSON.parse(content);
-    } catch {
-      throw new Error(`${fileName}: no line is a JSON object (line ${bad[0].line}: ${bad[0].message}); JSON Lines has one object per line`);
-    }
-    parseJson(fileName, content, mapping, out);
-    return;
+    throw new Error(`${fileName}: no line is JSON (line ${bad[0].line}: ${bad[0].message}); JSON Lines has one object per line`);
   }
   out.errors.push(...bad);
   readRecords(records, mapping, out);
