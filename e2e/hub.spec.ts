@@ -149,7 +149,12 @@ test('loads a Hub repo by id into the cache, again from the cache after a reload
 
 test('a missing repo and a gated one say which repo and file; a token opens the gated one and can be forgotten', async ({ page }) => {
   await openStudio(page);
-  await loadFromHub(page, 'local/missing');
+  // From the keyboard: open Advanced with Enter on its summary, submit with Enter in the form.
+  await page.getByText('Advanced').focus();
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Endpoint').fill(endpoint);
+  await page.getByLabel('Repo id').fill('local/missing');
+  await page.getByLabel('Repo id').press('Enter');
   const alert = page.getByRole('alert');
   await expect(alert).toContainText('HubError');
   await expect(alert).toContainText('config.json');
