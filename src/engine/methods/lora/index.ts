@@ -1,0 +1,128 @@
+// `lora`: low-rank adapters on chosen linear layers (LoRA; on a q4 / nf4 base this is
+// QLoRA). Only A and B get gradients and optimizer state; the base's weight gradient is
+// never formed. Exports a Hugging Face PEFT adapter and imports one.
+
+import { zeroByCategory } from '../../gpu/ledger.ts';
+import { fillUniform } from '../../kernels/rng.ts';
+import type { ModelSpec } from '../../model/config.ts';
+import type { CausalLM } from '../../model/load.ts';
+import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
+import { firstOrderStep, Optimizer, optimizerBytesPerParam } from '../../train/optimizer.ts';
+import { registerMethod } from '../registry.ts';
+import { ConfigError, type ConfigOf } from '../schema.ts';
+import { selectLinears } from '../targets.ts';
+import type { TrainedTensor, AttachOptions, ExportFile, MethodDef, Trainable } from '../types.ts';
+import { attachLora, checkLora, type LoraSet, type LoraShape } from './adapter.ts';
+import { readPeft, writePeft } from './peft.ts';
+
+export const LORA_SCHEMA = {
+  rank: { kind: 'number', default: 8, min: 1, integer: true, help: 'Rank r of each adapter: A is (r, in), B is (out, r).' },
+  alpha: { kind: 'number', default: 16, min: 0, minExclusive: true, help: 'Scaling numerator: the update is (alpha / r)·B·A (alpha / √r with rsLoRA).' },
+  targets: { kind: 'list', default: [], help: 'Module names to adapt (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2: c_attn, c_proj, c_fc), or all-linear. Empty: PEFT\'s default for the architecture.' },
+  rslora: { kind: 'boolean', default: false, help: 'Rank-stabilised scaling alpha / √r (Kalajdzievski 2023) instead of alpha / r.' },
+} as const;
+
+/** Adapter values and the rank summed over adapted layers (LoRA activations per token). */
+export function loraSize(spec: ModelSpec, cfg: LoraShape): { params: number; rankPerToken: number } {
+  const ls = selectLinears(spec, cfg.targets);
+  return { params: ls.reduce((a, l) => a + cfg.rank * (l.in + l.out), 0), rankPerToken: ls.length * cfg.rank };
+}
+
+/** PEFT's initialisation: A ~ kaiming_uniform_(a=√5) = U(±1/√in) (as nn.Linear), B = 0. */
+export function initLora(model: CausalLM, cfg: LoraShape, seed: number): Promise<LoraSet> {
+  return attachLora(model, cfg, async (l, A, B, i) => {
+    const bound = 1 / Math.sqrt(l.in);
+    fillUniform(model.gpu, A, cfg.rank * l.in, seed, 0, -bound, bound, i);
+    model.gpu.write(B, new Float32Array(l.out * cfg.rank));
+  });
+}
+
+class LoraState implements Trainable {
+  readonly exportFormats = ['peft'] as const;
+  private readonly names: Set<string>;
+
+  constructor(
+    private readonly model: CausalLM,
+    private readonly set: LoraSet,
+    private readonly opt: Optimizer,
+    private readonly baseModel: string,
+  ) {
+    this.names = new Set(opt.params.map((p) => p.name));
+  }
+
+  tensors(): readonly TrainedTensor[] {
+    return this.opt.params;
+  }
+
+  get trainableParams(): number {
+    return this.opt.params.reduce((a, p) => a + p.n, 0);
+  }
+
+  step: Trainable['step'] = (batches, ctx) => firstOrderStep(this.model, this.opt, batches, ctx, (n) => this.names.has(n));
+
+  async exportFiles(format = 'peft'): Promise<ExportFile[]> {
+    if (format !== 'peft') throw new ConfigError(`lora exports ${this.exportFormats.join(', ')}, not "${format}"`);
+    return writePeft(this.model, this.set, this.baseModel);
+  }
+
+  merge(): Promise<void> {
+    return this.set.merge(this.model);
+  }
+
+  async saveState(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const p of this.opt.params) out.set(p.name, await this.model.gpu.readF32(p.buf));
+    await this.opt.save(out);
+    return out;
+  }
+
+  async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
+    for (const p of this.opt.params) {
+      const v = state.get(p.name);
+      if (!v || v.length !== p.n) throw new Error(`checkpoint: "${p.name}" is missing or not ${p.n} values`);
+      this.model.gpu.write(p.buf, v);
+    }
+    this.opt.load(state);
+  }
+
+  dispose(): void {
+    this.set.detach();
+    this.opt.dispose();
+  }
+}
+
+async function withOptimizer(model: CausalLM, set: LoraSet, opts: AttachOptions): Promise<LoraState> {
+  try {
+    return new LoraState(model, set, await Optimizer.create(model.gpu, model.gpu.arena, set.params(), opts.trainer), opts.baseModel ?? '');
+  } catch (e) {
+    set.detach();
+    throw e;
+  }
+}
+
+export const lora: MethodDef<typeof LORA_SCHEMA> = registerMethod({
+  name: 'lora',
+  family: 'first-order',
+  title: 'LoRA / QLoRA: low-rank adapters on a frozen (optionally quantized) base',
+  help: 'Trains rank-r matrices A and B beside chosen linear layers, W + (alpha/r)·B·A (Hu et al. 2021). On a q4 or nf4 base this is QLoRA (Dettmers et al. 2023): the base stays quantized and frozen, and only the adapters get gradients and AdamW state. Exports a Hugging Face PEFT adapter.',
+  schema: LORA_SCHEMA,
+  trainerDefaults: { lr: 2e-3 },
+  check: (spec, cfg) => void checkLora(spec, cfg),
+  estimateMemory(spec, cfg, shape, trainer) {
+    const { params, rankPerToken } = loraSize(spec, cfg);
+    const m = zeroByCategory();
+    m.weights = weightBytes(spec, shape.precision);
+    m.adapter = params * 4;
+    m.gradients = params * 4 * (trainer.accum > 1 ? 2 : 1);
+    m.optimizer = params * optimizerBytesPerParam(trainer) + 4;
+    m.activations = activationBytes(spec, shape.B, shape.T, true, rankPerToken);
+    m.scratch = frozenGradScratch(spec, shape.B, shape.T);
+    return m;
+  },
+  async attach(model, cfg: ConfigOf<typeof LORA_SCHEMA>, opts) {
+    return withOptimizer(model, await initLora(model, cfg, opts.seed), opts);
+  },
+  async importFiles(model, files, opts) {
+    return withOptimizer(model, await readPeft(model, files), opts);
+  },
+});

@@ -1,0 +1,72 @@
+// Hugging Face PEFT LoRA adapters: adapter_model.safetensors with
+// `base_model.model.<module>.lora_A.weight` (r, in) and `.lora_B.weight` (out, r), and
+// adapter_config.json (peft_type LORA). Written by `lora` and by `mezo` in ZO-LoRA mode,
+// read back by their imports.
+
+import { bytesSource } from '../../io/bytes.ts';
+import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
+import type { ModelSpec } from '../../model/config.ts';
+import type { CausalLM } from '../../model/load.ts';
+import { ConfigError } from '../schema.ts';
+import type { ExportFile } from '../types.ts';
+import { attachLora, type LoraSet, type LoraShape } from './adapter.ts';
+
+/** PEFT's module path: GPT2LMHeadModel's modules live under `transformer.`. */
+function peftPath(spec: ModelSpec, name: string): string {
+  return spec.family === 'gpt2' && !name.startsWith('transformer.') ? `transformer.${name}` : name;
+}
+
+export async function writePeft(model: CausalLM, set: LoraSet, baseModel: string): Promise<ExportFile[]> {
+  const g = model.gpu;
+  const tensors = [];
+  for (const a of set.adapters) {
+    const p = `base_model.model.${peftPath(model.spec, a.layer.name)}`;
+    tensors.push({ name: `${p}.lora_A.weight`, dtype: 'F32' as const, shape: [a.r, a.layer.in], data: await g.readF32(a.A) });
+    tensors.push({ name: `${p}.lora_B.weight`, dtype: 'F32' as const, shape: [a.layer.out, a.r], data: await g.readF32(a.B) });
+  }
+  const targets = [...new Set(set.adapters.map((a) => a.layer.name.slice(a.layer.name.lastIndexOf('.') + 1)))];
+  const config = {
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel,
+    r: set.cfg.rank, lora_alpha: set.cfg.alpha, lora_dropout: 0, target_modules: targets,
+    use_rslora: set.cfg.rslora, use_dora: false, fan_in_fan_out: model.spec.family === 'gpt2', bias: 'none',
+    init_lora_weights: true, inference_mode: true, modules_to_save: null, layers_to_transform: null, rank_pattern: {}, alpha_pattern: {},
+  };
+  return [
+    { name: 'adapter_model.safetensors', bytes: writeSafetensors(tensors, { format: 'pt' }) },
+    { name: 'adapter_config.json', bytes: new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n') },
+  ];
+}
+
+/** Attach the adapters a PEFT LoRA export describes, with its values. */
+export async function readPeft(model: CausalLM, files: readonly ExportFile[]): Promise<LoraSet> {
+  const find = (n: string) => {
+    const f = files.find((x) => x.name === n);
+    if (!f) throw new ConfigError(`PEFT adapter: no ${n} among ${files.map((x) => x.name).join(', ') || 'no files'}`);
+    return f.bytes;
+  };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(find('adapter_config.json')));
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const c = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  if (c.peft_type !== 'LORA') throw new ConfigError(`adapter_config.json: peft_type is ${JSON.stringify(c.peft_type)}, expected "LORA"`);
+  if (c.use_dora === true) throw new ConfigError('adapter_config.json: DoRA adapters are not supported yet');
+  const targets = Array.isArray(c.target_modules) ? c.target_modules.filter((t): t is string => typeof t === 'string') : [];
+  const cfg: LoraShape = { rank: Number(c.r), alpha: Number(c.lora_alpha), targets, rslora: c.use_rslora === true };
+  if (!Number.isInteger(cfg.rank) || cfg.rank < 1 || !(cfg.alpha > 0)) {
+    throw new ConfigError(`adapter_config.json: r = ${String(c.r)} and lora_alpha = ${String(c.lora_alpha)} must be a positive integer and a positive number`);
+  }
+  const st = await SafetensorsFile.open(bytesSource(find('adapter_model.safetensors'), 'adapter_model.safetensors'));
+  return attachLora(model, cfg, async (l, A, B) => {
+    const p = `base_model.model.${peftPath(model.spec, l.name)}`;
+    for (const [name, buf, shape] of [[`${p}.lora_A.weight`, A, [cfg.rank, l.in]], [`${p}.lora_B.weight`, B, [l.out, cfg.rank]]] as const) {
+      if (!st.tensors.has(name)) throw new ConfigError(`adapter_model.safetensors has no tensor "${name}"`);
+      const got = st.info(name).shape;
+      if (got.join(',') !== shape.join(',')) throw new ConfigError(`adapter_model.safetensors: "${name}" has shape [${got}], expected [${shape}]`);
+      model.gpu.write(buf, await st.readF32(name));
+    }
+  });
+}

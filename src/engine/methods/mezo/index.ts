@@ -1,0 +1,175 @@
+// `mezo`: zeroth-order SGD in place (Malladi et al. 2023, Algorithm 1). Per step and
+// sample: θ += ε·z, forward; θ −= 2ε·z, forward; θ += ε·z (restored); the projected
+// gradient g = (L₊ − L₋) / 2ε; then θ −= lr·g·z. z is Philox noise regenerated from the
+// sample's seed each time and never stored, so the peak memory is that of inference.
+// Trainable set: every f32 weight, or LoRA adapters on a frozen (possibly quantized) base
+// (ZO-LoRA).
+
+import { sizeClass, type GpuBuf } from '../../gpu/arena.ts';
+import { zeroByCategory } from '../../gpu/ledger.ts';
+import { scale } from '../../kernels/elementwise.ts';
+import { perturb } from '../../kernels/rng.ts';
+import type { CausalLM } from '../../model/load.ts';
+import { activationBytes, weightBytes } from '../../model/memory.ts';
+import { registerMethod } from '../registry.ts';
+import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import type { TrainedTensor, AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, Trainable } from '../types.ts';
+import { exportWeights, importWeights } from '../weights.ts';
+import { checkLora, type LoraSet, type LoraShape } from '../lora/adapter.ts';
+import { initLora, loraSize } from '../lora/index.ts';
+import { readPeft, writePeft } from '../lora/peft.ts';
+
+export const MEZO_SCHEMA = {
+  eps: { kind: 'number', default: 1e-3, min: 0, minExclusive: true, log: true, help: 'Perturbation scale ε of the two-sided difference (L(θ+εz) − L(θ−εz)) / 2ε.' },
+  samples: { kind: 'number', default: 1, min: 1, max: 64, integer: true, help: 'Random directions z per step (n-SPSA); their updates are averaged.' },
+  trainable: { kind: 'enum', default: 'all', options: ['all', 'lora'], help: 'Perturb every f32 weight, or only LoRA adapters on a frozen base (ZO-LoRA; the base may be quantized).' },
+  rank: { kind: 'number', default: 8, min: 1, integer: true, help: 'ZO-LoRA only: adapter rank.' },
+  alpha: { kind: 'number', default: 16, min: 0, minExclusive: true, help: 'ZO-LoRA only: adapter scaling numerator.' },
+  targets: { kind: 'list', default: [], help: 'ZO-LoRA only: module names to adapt (empty: the architecture\'s default).' },
+} as const;
+type MezoConfig = ConfigOf<typeof MEZO_SCHEMA>;
+const MEZO_DEFAULTS: MezoConfig = defaults(MEZO_SCHEMA);
+
+const loraShape = (c: MezoConfig): LoraShape => ({ rank: c.rank, alpha: c.alpha, targets: c.targets, rslora: false });
+
+/** A 32-bit seed per (run seed, step, sample), well mixed (splitmix32-style). */
+export function sampleSeed(seed: number, step: number, sample: number): number {
+  let h = (seed ^ Math.imul(step, 0x9e3779b1) ^ Math.imul(sample + 1, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+interface ZoParam {
+  name: string;
+  buf: GpuBuf;
+  n: number;
+}
+
+/** Mean forward-only loss over the micro-batches. */
+async function meanLoss(model: CausalLM, batches: readonly Batch[]): Promise<number> {
+  let sum = 0;
+  for (const b of batches) sum += (await model.loss(b.ids, b.targets, b.mask, b.B, b.T)).loss;
+  return sum / batches.length;
+}
+
+class MezoState implements Trainable {
+  readonly exportFormats: readonly string[];
+
+  constructor(
+    private readonly model: CausalLM,
+    private readonly cfg: MezoConfig,
+    private readonly params: readonly ZoParam[],
+    private readonly seed: number,
+    private readonly lora: LoraSet | undefined,
+    private readonly baseModel: string,
+  ) {
+    this.exportFormats = lora ? ['peft'] : ['safetensors'];
+  }
+
+  tensors(): readonly TrainedTensor[] {
+    return this.params;
+  }
+
+  get trainableParams(): number {
+    return this.params.reduce((a, p) => a + p.n, 0);
+  }
+
+  /** θ += c·z(seed) over every trainable tensor (tensor i uses Philox stream i). */
+  private shift(seed: number, c: number): void {
+    for (const [i, p] of this.params.entries()) perturb(this.model.gpu, p.buf, p.n, seed, 0, c, i);
+  }
+
+  async step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult> {
+    const { eps, samples } = this.cfg;
+    const grads: number[] = [];
+    let loss = 0;
+    for (let j = 0; j < samples; j++) {
+      const s = sampleSeed(this.seed, ctx.step, j);
+      this.shift(s, eps);
+      const lp = await meanLoss(this.model, batches);
+      this.shift(s, -2 * eps);
+      const lm = await meanLoss(this.model, batches);
+      this.shift(s, eps);
+      grads.push((lp - lm) / (2 * eps));
+      loss += (lp + lm) / 2 / samples;
+    }
+    if (!grads.every(Number.isFinite)) return { loss: Number.NaN, gradNorm: Number.NaN };
+    const wd = ctx.trainer.weightDecay;
+    if (wd > 0) for (const p of this.params) scale(this.model.gpu, p.buf, p.n, 1 - ctx.lr * wd);
+    for (let j = 0; j < samples; j++) this.shift(sampleSeed(this.seed, ctx.step, j), (-ctx.lr * grads[j]) / samples);
+    await this.model.gpu.flush();
+    return { loss, gradNorm: Math.abs(grads.reduce((a, g) => a + g, 0) / samples) };
+  }
+
+  async exportFiles(format = this.exportFormats[0]): Promise<ExportFile[]> {
+    if (!this.exportFormats.includes(format)) throw new ConfigError(`mezo (${this.cfg.trainable}) exports ${this.exportFormats.join(', ')}, not "${format}"`);
+    return this.lora ? writePeft(this.model, this.lora, this.baseModel) : [await exportWeights(this.model)];
+  }
+
+  async merge(): Promise<void> {
+    await this.lora?.merge(this.model);
+  }
+
+  async saveState(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const p of this.params) out.set(p.name, await this.model.gpu.readF32(p.buf));
+    return out;
+  }
+
+  async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
+    for (const p of this.params) {
+      const v = state.get(p.name);
+      if (!v || v.length !== p.n) throw new Error(`checkpoint: "${p.name}" is missing or not ${p.n} values`);
+      this.model.gpu.write(p.buf, v);
+    }
+  }
+
+  dispose(): void {
+    this.lora?.detach();
+  }
+}
+
+function check(cfg: MezoConfig, precision: string, spec: Parameters<typeof checkLora>[0]): void {
+  if (cfg.trainable === 'all' && precision !== 'f32') {
+    throw new ConfigError(`mezo --trainable all perturbs f32 weights; a ${precision} base has none to perturb (use --trainable lora for ZO-LoRA, or qzo to train the quantization scales)`);
+  }
+  if (cfg.trainable === 'lora') checkLora(spec, loraShape(cfg));
+}
+
+function state(model: CausalLM, cfg: MezoConfig, opts: AttachOptions, lora: LoraSet | undefined): MezoState {
+  const params: ZoParam[] = lora ? lora.params() : [...model.params].map(([name, buf]) => ({ name, buf, n: buf.size / 4 }));
+  return new MezoState(model, cfg, params, opts.seed, lora, opts.baseModel ?? '');
+}
+
+export const mezo: MethodDef<typeof MEZO_SCHEMA> = registerMethod({
+  name: 'mezo',
+  family: 'zeroth-order',
+  title: 'MeZO: zeroth-order SGD with inference-sized memory',
+  help: 'Estimates the gradient from two forward passes at θ ± εz along a random direction z regenerated from a seed, and updates in place (Malladi et al. 2023). No gradients, no optimizer state, no saved activations: the peak memory is that of inference. Needs many more steps than first-order methods; use a small learning rate (1e-6 to 1e-4 for full weights).',
+  schema: MEZO_SCHEMA,
+  trainerDefaults: { lr: 1e-4, optimizer: 'sgd', maxGradNorm: 0 },
+  check: (spec, cfg, shape) => check(cfg, shape.precision, spec),
+  estimateMemory(spec, cfg, shape) {
+    const m = zeroByCategory();
+    m.weights = weightBytes(spec, shape.precision);
+    const lora = cfg.trainable === 'lora' ? loraSize(spec, loraShape(cfg)) : undefined;
+    m.adapter = (lora?.params ?? 0) * 4;
+    m.activations = activationBytes(spec, shape.B, shape.T, false, lora?.rankPerToken ?? 0);
+    m.scratch = sizeClass(shape.B * shape.T * 4);
+    return m;
+  },
+  async attach(model, cfg, opts) {
+    check(cfg, opts.shape.precision, model.spec);
+    return state(model, cfg, opts, cfg.trainable === 'lora' ? await initLora(model, loraShape(cfg), opts.seed) : undefined);
+  },
+  async importFiles(model, files, opts) {
+    if (files.some((f) => f.name === 'adapter_config.json')) {
+      const set = await readPeft(model, files);
+      const cfg: MezoConfig = { ...MEZO_DEFAULTS, trainable: 'lora', rank: set.cfg.rank, alpha: set.cfg.alpha, targets: set.cfg.targets };
+      return state(model, cfg, opts, set);
+    }
+    await importWeights(model, files);
+    return state(model, MEZO_DEFAULTS, opts, undefined);
+  },
+});

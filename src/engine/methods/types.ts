@@ -1,0 +1,107 @@
+// The method contract. Each method is one folder under src/engine/methods/ whose index.ts
+// calls `registerMethod` with one MethodDef; the hosts discover the folders (methods/all.ts
+// in Vite and vitest, src/cli/methods.ts in Node), so adding a method edits no central list.
+
+import type { GpuBuf } from '../gpu/arena.ts';
+import type { ByCategory } from '../gpu/ledger.ts';
+import type { ModelSpec } from '../model/config.ts';
+import type { BasePrecision } from '../model/decoder.ts';
+import type { CausalLM } from '../model/load.ts';
+import type { TrainerConfig } from '../train/config.ts';
+import type { ConfigOf, Schema } from './schema.ts';
+
+/** One micro-batch, row-major (B, T): inputs, next-token targets, loss mask (1 = counted). */
+export interface Batch {
+  ids: ArrayLike<number>;
+  targets: ArrayLike<number>;
+  mask: ArrayLike<number>;
+  B: number;
+  T: number;
+}
+
+/** The shape of a run, known before anything is allocated. */
+export interface RunShape {
+  B: number;
+  T: number;
+  /** How the base's linear weights are held. */
+  precision: BasePrecision;
+}
+
+export interface StepContext {
+  /** 1-based optimizer step. */
+  step: number;
+  /** Learning rate for this step (after the schedule). */
+  lr: number;
+  trainer: TrainerConfig;
+}
+
+export interface StepResult {
+  /** Mean training loss over the step's micro-batches (for MeZO: of the unperturbed mean
+   *  of the two perturbed losses). */
+  loss: number;
+  /** Global gradient norm before clipping, where the method forms a gradient; for MeZO the
+   *  absolute projected gradient. */
+  gradNorm?: number;
+}
+
+export interface ExportFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** A trained tensor on the GPU, by the name its gradient has in the model's backward. */
+export interface TrainedTensor {
+  name: string;
+  buf: GpuBuf;
+  /** f32 values. */
+  n: number;
+}
+
+/** What `attach` gives: the run's trainable state on the GPU. */
+export interface Trainable {
+  /** Number of trained values. */
+  readonly trainableParams: number;
+  /** The tensors it trains (LoRA: every A and B; full: the chosen weights). */
+  tensors(): readonly TrainedTensor[];
+  /** Formats `exportFiles` writes; the first is the method's default. */
+  readonly exportFormats: readonly string[];
+  step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult>;
+  /** Files of an export format (default: the first of exportFormats). */
+  exportFiles(format?: string): Promise<ExportFile[]>;
+  /** Fold the trained state into the base weights; the model then computes the same logits
+   *  with the adapter gone. */
+  merge(): Promise<void>;
+  /** Trainable and optimizer state by name, for checkpoints (host copies). */
+  saveState(): Promise<Map<string, Float32Array>>;
+  loadState(state: ReadonlyMap<string, Float32Array>): Promise<void>;
+  /** Free the adapter and optimizer state and take any adapter off the model. */
+  dispose(): void;
+}
+
+export interface AttachOptions {
+  seed: number;
+  /** Where the base came from (a Hub id or folder name), recorded in exports. */
+  baseModel?: string;
+  trainer: TrainerConfig;
+  shape: RunShape;
+}
+
+export interface MethodDef<S extends Schema = Schema> {
+  name: string;
+  family: 'first-order' | 'zeroth-order';
+  /** One line for menus. */
+  title: string;
+  /** A paragraph: what it trains, what it costs, the paper. */
+  help: string;
+  schema: S;
+  /** Trainer settings this method is usually run with (MeZO: SGD at a small lr). */
+  trainerDefaults?: Partial<TrainerConfig>;
+  /** Throws a ConfigError naming the flag when the config cannot work on this model/shape
+   *  (a rank larger than the layer, a target the architecture lacks); no GPU work. */
+  check(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): void;
+  /** Bytes per ledger category at the run's peak, before anything is allocated. */
+  estimateMemory(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape, trainer: TrainerConfig): ByCategory;
+  attach(model: CausalLM, cfg: ConfigOf<S>, opts: AttachOptions): Promise<Trainable>;
+  /** Re-create a trained state from this method's default export (an import). */
+  importFiles?(model: CausalLM, files: readonly ExportFile[], opts: AttachOptions): Promise<Trainable>;
+}

@@ -1,0 +1,140 @@
+// First-order optimizer state over named parameters (AdamW: m and v; SGD: a momentum buffer
+// when momentum > 0), all under the ledger's 'optimizer' category, and the one step every
+// first-order method shares: forward + backward per micro-batch, accumulate, clip, update.
+
+import type { Arena, GpuBuf } from '../gpu/arena.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { axpby, scale } from '../kernels/elementwise.ts';
+import { gradNorm, gradNormPartials } from '../kernels/gradnorm.ts';
+import { adamwStep, sgdStep } from '../kernels/optim.ts';
+import type { CausalLM } from '../model/load.ts';
+import type { Batch, StepContext, StepResult, TrainedTensor } from '../methods/types.ts';
+import type { TrainerConfig } from './config.ts';
+
+/** A trained tensor: its gradient arrives under `name` from the model's backward pass. */
+export type TrainParam = TrainedTensor;
+
+/** Bytes of optimizer state per trained value. */
+export function optimizerBytesPerParam(c: Pick<TrainerConfig, 'optimizer' | 'momentum'>): number {
+  return c.optimizer === 'adamw' ? 8 : c.momentum > 0 ? 4 : 0;
+}
+
+export class Optimizer {
+  private readonly state = new Map<string, GpuBuf[]>();
+  private t = 0;
+
+  private constructor(
+    private readonly gpu: Gpu,
+    private readonly arena: Arena,
+    readonly params: readonly TrainParam[],
+    private readonly cfg: TrainerConfig,
+    private readonly dummy: GpuBuf,
+  ) {}
+
+  static async create(gpu: Gpu, arena: Arena, params: readonly TrainParam[], cfg: TrainerConfig): Promise<Optimizer> {
+    const dummy = await arena.alloc('optimizer', 4, 'sgd.no-momentum');
+    const o = new Optimizer(gpu, arena, params, cfg, dummy);
+    const slots = cfg.optimizer === 'adamw' ? ['m', 'v'] : cfg.momentum > 0 ? ['momentum'] : [];
+    for (const p of params) {
+      const bufs: GpuBuf[] = [];
+      for (const s of slots) {
+        const b = await arena.alloc('optimizer', p.n * 4, `${s} ${p.name}`);
+        gpu.write(b, new Float32Array(p.n));
+        bufs.push(b);
+      }
+      o.state.set(p.name, bufs);
+    }
+    return o;
+  }
+
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** Update every parameter that has a gradient.  clip: (2) = [norm, scale] from gradNorm. */
+  update(grads: ReadonlyMap<string, GpuBuf>, lr: number, clip: GpuBuf): void {
+    this.t++;
+    const c = this.cfg;
+    for (const p of this.params) {
+      const g = grads.get(p.name);
+      if (!g) continue;
+      const s = this.state.get(p.name) ?? [];
+      if (c.optimizer === 'adamw') {
+        adamwStep(this.gpu, p.buf, g, s[0], s[1], p.n, this.t, { lr, beta1: c.beta1, beta2: c.beta2, eps: 1e-8, weightDecay: c.weightDecay }, clip);
+      } else {
+        sgdStep(this.gpu, p.buf, g, s[0] ?? this.dummy, p.n, this.t === 1, { lr, momentum: c.momentum, dampening: 0, weightDecay: c.weightDecay, nesterov: false }, clip);
+      }
+    }
+  }
+
+  /** Host copies of the state (and the step count) for a checkpoint. */
+  async save(into: Map<string, Float32Array>): Promise<void> {
+    for (const [name, bufs] of this.state) for (const [i, b] of bufs.entries()) into.set(`optim.${i}.${name}`, await this.gpu.readF32(b));
+    into.set('optim.step', Float32Array.of(this.t));
+  }
+
+  load(from: ReadonlyMap<string, Float32Array>): void {
+    for (const [name, bufs] of this.state) {
+      for (const [i, b] of bufs.entries()) {
+        const v = from.get(`optim.${i}.${name}`);
+        if (!v || v.length * 4 !== b.size) throw new Error(`checkpoint: optimizer state "optim.${i}.${name}" is missing or of the wrong size`);
+        this.gpu.write(b, v);
+      }
+    }
+    this.t = from.get('optim.step')?.[0] ?? 0;
+  }
+
+  dispose(): void {
+    for (const bufs of this.state.values()) for (const b of bufs) b.release();
+    this.dummy.release();
+    this.state.clear();
+    void this.arena;
+  }
+}
+
+/**
+ * One first-order optimizer step: loss and gradients of each micro-batch (only the
+ * gradients `wanted` names), summed into the first micro-batch's and averaged, the global
+ * norm clipped to trainer.maxGradNorm, then the optimizer's update. Gradients live only
+ * for the step.
+ */
+export async function firstOrderStep(
+  model: CausalLM, opt: Optimizer, batches: readonly Batch[], ctx: StepContext, wanted: (name: string) => boolean,
+): Promise<StepResult> {
+  const gpu = model.gpu;
+  const arenas: Arena[] = [];
+  try {
+    let acc: Map<string, GpuBuf> | undefined;
+    let loss = 0;
+    for (const b of batches) {
+      const ga = gpu.arena.child();
+      arenas.push(ga);
+      const r = await model.lossAndGrads(b.ids, b.targets, b.mask, b.B, b.T, ga, wanted);
+      loss += r.loss / batches.length;
+      if (!acc) acc = r.grads;
+      else {
+        for (const [name, g] of r.grads) {
+          const into = acc.get(name);
+          if (into) axpby(gpu, g, into, g.size / 4, 1, 1);
+        }
+        ga.dispose();
+        arenas.pop();
+      }
+    }
+    if (!acc) throw new RangeError('a training step needs at least one micro-batch');
+    if (batches.length > 1) for (const g of acc.values()) scale(gpu, g, g.size / 4, 1 / batches.length);
+    const refs = opt.params.flatMap((p) => {
+      const buf = acc?.get(p.name);
+      return buf ? [{ buf, n: p.n }] : [];
+    });
+    const run = arenas[0];
+    const partials = await run.alloc('scratch', 4 * Math.max(1, gradNormPartials(refs.map((r) => r.n))), 'gradnorm.partials');
+    const clip = await run.alloc('scratch', 8, 'gradnorm.clip');
+    gradNorm(gpu, refs, partials, clip, ctx.trainer.maxGradNorm);
+    opt.update(acc, ctx.lr, clip);
+    const [norm] = await gpu.readF32(clip, 1);
+    return { loss, gradNorm: norm };
+  } finally {
+    for (const a of arenas) a.dispose();
+  }
+}
