@@ -1,0 +1,22 @@
+// Reference for sddmm.ts (f64): the sampled entries of dW = dyᵀ·x in W's storage order.
+
+import type { SddmmShape } from './sddmm.ts';
+
+/** (row, column) in [out, in] space of a flat storage index. */
+export function entryOf(at: number, out: number, inp: number, layout: 'out-in' | 'in-out'): [number, number] {
+  return layout === 'out-in' ? [Math.floor(at / inp), at % inp] : [at % out, Math.floor(at / out)];
+}
+
+/** vals[k] = alpha·Σ_n dy[n, r_k]·x[n, c_k] + beta·vals0[k] */
+export function sddmmRef(dy: ArrayLike<number>, x: ArrayLike<number>, idx: ArrayLike<number>, s: SddmmShape, vals0?: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(s.k);
+  const alpha = s.alpha ?? 1;
+  const beta = s.beta ?? 0;
+  for (let k = 0; k < s.k; k++) {
+    const [r, c] = entryOf(idx[k], s.out, s.in, s.layout);
+    let acc = 0;
+    for (let n = 0; n < s.n; n++) acc += dy[n * s.out + r] * x[n * s.in + c];
+    out[k] = alpha * acc + (beta !== 0 && vals0 ? beta * vals0[k] : 0);
+  }
+  return out;
+}
