@@ -241,6 +241,11 @@ ${ref.split('\n').slice(0, 3).join('\n')}
 - **Metric**: exact match (\`exactMatch\` in \`src/engine/data/metric.ts\`): greedy generation from the
   prompt, cut at the first newline, whitespace-trimmed, equal to the trimmed completion. Train with
   \`maskPrompt\` so only the answer (and EOS) is a target.
+- **Measured** (once, by hand, not in CI): a full fine-tune of tiny-kjv on the 384 training rows of
+  \`splitDataset(rows, 0.2, 0)\`, 100 AdamW steps (lr 3e-3, β 0.9/0.99, clip 1.0) of 16 rows × 24 tokens,
+  one example per row: train loss 2.16 at step 10, 0.83 at step 100; exact match 28 % on 60 held-out rows (17/60):
+  the \`book\` questions are learnt, the numbers not yet (it answers a plausible number). With lr 1e-2
+  it does not converge (3 %).
 `);
 
   const chatRows = styleChat(verses);
