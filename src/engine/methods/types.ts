@@ -84,6 +84,10 @@ export interface AttachOptions {
   baseModel?: string;
   trainer: TrainerConfig;
   shape: RunShape;
+  /** The run's first training micro-batch, for methods that look at data before the first
+   *  step (SHiRA's --mask grad: one backward at initialisation). Optional: methods that
+   *  need it say so with a ConfigError when it is missing. */
+  firstBatch?: Batch;
 }
 
 export interface MethodDef<S extends Schema = Schema> {
