@@ -8,9 +8,12 @@
 //
 //   quantize:   codes, scales ← W (N, K)      one thread per pair of blocks (it owns a scale word)
 //   dequantize: W (N, K) ← codes, scales      one thread per weight
+//   gather:     X (N, K) ← rows ids[n] of the quantized table (a quantized embedding lookup;
+//               here N counts ids, and the ids are validated on the host)
 // Bindings: quantize   1 W (read), 2 codes (rw), 3 scales (rw)
 //           dequantize 1 codes (read), 2 scales (read), 3 W (rw)
-// Grid: 1-D (grid1d) over ceil(N·KB / 2) threads (quantize) or N·K (dequantize).
+//           gather     1 codes (read), 2 scales (read), 3 X (rw), 4 ids (read)
+// Grid: 1-D (grid1d) over ceil(N·KB / 2) threads (quantize) or N·K (dequantize, gather).
 // FORMAT override: 0 q8, 1 q4, 2 nf4.
 // Exactness: every test that picks a scale or a code is a comparison of f32 values that are
 // exact (f16 · small integer / half-integer, or f32(m_i · d) which is one correctly rounded
@@ -32,6 +35,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> scales: array<u32>;
 @group(0) @binding(3) var<storage, read_write> scalesOut: array<u32>;
 @group(0) @binding(3) var<storage, read_write> Wout: array<f32>;
+@group(0) @binding(4) var<storage, read> rowIds: array<u32>;
 
 var<private> NF4: array<f32, 16> = array<f32, 16>(
   -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
@@ -147,13 +151,9 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   scalesOut[t] = lo | (hi << 16u);
 }
 
-@compute @workgroup_size(WG)
-fn dequantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = gid.x + gid.y * nwg.x * WG;
-  if (e >= p.N * p.K) { return; }
-  let n = e / p.K;
-  let k = e % p.K;
-  let s = n * p.KB + k / 32u;
+// The value of element (row, k) of the quantized table.
+fn decodeAt(row: u32, k: u32) -> f32 {
+  let s = row * p.KB + k / 32u;
   let j = k % 32u;
   let d = unpack2x16float(scales[s / 2u])[s % 2u];
   var v = 0.0;
@@ -163,5 +163,19 @@ fn dequantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     let c = extractBits(codes[s * 4u + j / 8u], 4u * (j % 8u), 4u);
     v = select(f32(c) - 8.0, NF4[c], FORMAT == 2u);
   }
-  Wout[e] = d * v;
+  return d * v;
+}
+
+@compute @workgroup_size(WG)
+fn dequantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= p.N * p.K) { return; }
+  Wout[e] = decodeAt(e / p.K, e % p.K);
+}
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= p.N * p.K) { return; }
+  Wout[e] = decodeAt(rowIds[e / p.K], e % p.K);
 }

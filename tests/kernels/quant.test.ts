@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allocQuant, dequantizeGpu, quantizeGpu, releaseQuant, uploadQuant } from '../../src/engine/kernels/quant.ts';
-import { dequantizeRef, quantizeRef } from '../../src/engine/kernels/quant.ref.ts';
+import { allocQuant, dequantizeGpu, gatherQuantRows, quantizeGpu, releaseQuant, uploadQuant } from '../../src/engine/kernels/quant.ts';
+import { dequantizeRef, gatherQuantRowsRef, quantizeRef } from '../../src/engine/kernels/quant.ref.ts';
 import {
   allocQuantHost, blocksPerRow, dequantizeRows, f16ToF32, f32ToF16, NF4_CODEBOOK, QUANT_FORMATS, quantBytes, type QuantFormat,
   quantErrorBound, quantizeRows, quantizeRowsInto, scaleBits,
@@ -124,6 +124,22 @@ describe('block quantization (GPU)', () => {
         for (const b of [bw, bout]) b.release();
         releaseQuant(qt);
         releaseQuant(up);
+      }
+    });
+  }
+
+  for (const f of QUANT_FORMATS) {
+    it(`${f}: gather (a quantized embedding lookup) equals the dequantized rows, repeated and out of order`, async () => {
+      const gpu = await testGpu();
+      for (const [N, K, ids] of [[9, 100, [8, 0, 3, 3, 8, 1]], [5, 33, [4]], [2, 1, [1, 0, 1]]] as const) {
+        const host = quantizeRef(awkward(N, K, 5 + K), N, K, f);
+        const q = await uploadQuant(gpu, host, 'table');
+        const idBuf = await upload(gpu, Uint32Array.from(ids));
+        const out = await zeros(gpu, ids.length * K);
+        gatherQuantRows(gpu, q, idBuf, out, ids.length);
+        expectClose(await gpu.readF32(out), gatherQuantRowsRef(host, ids), 0, 0, `${f} gather ${N}x${K}`);
+        for (const b of [idBuf, out]) b.release();
+        releaseQuant(q);
       }
     });
   }

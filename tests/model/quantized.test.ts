@@ -15,10 +15,13 @@ const DIR = new URL('../../../shared/models/stories260K', import.meta.url).pathn
 const ref: { greedy_ids_200: number[]; logits_first16_positions_argmax: number[] } = JSON.parse(readFileSync(`${DIR}/reference.json`, 'utf8'));
 
 describe('quantized base', () => {
-  // Measured on stories260K (mean |logit| 7.1): max |Δlogit| vs f32 was 0.21 (q8), 4.4 (q4),
-  // 3.5 (nf4); the bounds below leave room for rounding differences between devices.
-  for (const [precision, bound, greedy] of [['q8', 0.5, 40], ['q4', 6, 0], ['nf4', 6, 0]] as const) {
-    it(`stories260K in ${precision}: logits within ${bound} of f32, reference argmax kept, a fraction of the bytes`, async () => {
+  // Measured on stories260K (mean |logit| 7.1), linear layers quantized: max |Δlogit| vs f32
+  // was 0.21 (q8), 4.4 (q4), 3.5 (nf4); the bounds leave room for rounding differences
+  // between devices. With the (tied) embedding quantized too, q4 changes 1 of the 16
+  // reference argmaxes on this 64-wide model; q8 and nf4 keep them all.
+  const cases = [['q8', 0.5, 40, true, 0], ['q4', 6, 0, false, 0], ['q4', 8, 0, true, 1], ['nf4', 6, 0, true, 0]] as const;
+  for (const [precision, bound, greedy, quantizeEmbeddings, argmaxMisses] of cases) {
+    it(`stories260K in ${precision}${quantizeEmbeddings ? ' (embedding too)' : ''}: logits within ${bound} of f32, ${argmaxMisses} reference argmax changed, a fraction of the bytes`, async () => {
       const gpu = await testGpu();
       const ids = [1, ...ref.greedy_ids_200.slice(0, 15)];
       const w0 = gpu.ledger.snapshot().live.weights;
@@ -26,7 +29,7 @@ describe('quantized base', () => {
       const f32Bytes = gpu.ledger.snapshot().live.weights - w0;
       const lf = await f32.logits(ids, 1, 16);
       f32.dispose();
-      const m = await LlamaModel.load(gpu, nodeModelDir(DIR), { precision });
+      const m = await LlamaModel.load(gpu, nodeModelDir(DIR), { precision, quantizeEmbeddings });
       const qBytes = gpu.ledger.snapshot().live.weights - w0;
       const l = await m.logits(ids, 1, 16);
       let worst = 0;
@@ -37,9 +40,9 @@ describe('quantized base', () => {
         const row = l.subarray(p * V, (p + 1) * V);
         return row.indexOf(Math.max(...row));
       });
-      expect(argmax).toEqual(ref.logits_first16_positions_argmax);
-      // The f32 embedding (131 KiB) stays; the linear layers shrink to 8.5 or 4.5 bits per weight.
-      expect(qBytes).toBeLessThan(f32Bytes * (precision === 'q8' ? 0.4 : 0.27));
+      expect(argmax.filter((a, i) => a !== ref.logits_first16_positions_argmax[i]).length).toBe(argmaxMisses);
+      // The linear layers (and with them the embedding) shrink to 8.5 or 4.5 bits per weight.
+      expect(qBytes).toBeLessThan(f32Bytes * (precision === 'q8' ? (quantizeEmbeddings ? 0.3 : 0.4) : quantizeEmbeddings ? 0.16 : 0.27));
       if (greedy) expect(await m.generate([1], { maxNewTokens: greedy })).toEqual(ref.greedy_ids_200.slice(0, greedy));
       m.dispose();
     });
@@ -48,7 +51,7 @@ describe('quantized base', () => {
   it('gradients flow through the quantized blocks (norms, embeddings and biases checked by finite differences)', async () => {
     const gpu = await testGpu();
     const { spec, files, weights } = tinyModel(QWEN2, 200);
-    const model = await LlamaModel.load(gpu, files, { precision: 'q4' });
+    const model = await LlamaModel.load(gpu, files, { precision: 'q4', quantizeEmbeddings: false });
     const [B, T] = [1, 6];
     const r = rng(11);
     const ids = Array.from({ length: B * T }, () => Math.floor(r() * spec.vocab));

@@ -12,3 +12,11 @@ export function quantizeRef(W: ArrayLike<number>, N: number, K: number, f: Quant
 export function dequantizeRef(q: QuantTensor): Float64Array {
   return Float64Array.from(dequantizeRows(q));
 }
+
+/** Rows ids[n] of the dequantized table: what gatherQuantRows must write.  (M, K) */
+export function gatherQuantRowsRef(q: QuantTensor, ids: ArrayLike<number>): Float64Array {
+  const K = q.K;
+  const out = new Float64Array(ids.length * K);
+  for (let n = 0; n < ids.length; n++) out.set(dequantizeRows(q, ids[n], 1), n * K);
+  return out;
+}

@@ -26,6 +26,7 @@ const WG = 64;
 const K = {
   quantize: { shader: 'quant', entry: 'quantize', bindings: ['read', 'rw', 'rw'] },
   dequantize: { shader: 'quant', entry: 'dequantize', bindings: ['read', 'read', 'rw'] },
+  gather: { shader: 'quant', entry: 'gather', bindings: ['read', 'read', 'rw', 'read'] },
 } as const satisfies Record<string, KernelSpec>;
 
 /** The FORMAT override of quant.wgsl and qmatmul.wgsl. */
@@ -82,5 +83,19 @@ export function dequantizeGpu(gpu: Gpu, q: GpuQuantTensor, W: GpuBuf): void {
   check(W, N * k * 4, `dequantize ${N}x${k}: W`);
   gpu.dispatch(K.dequantize, {
     params: [N, k, blocksPerRow(k)], buffers: [q.codes, q.scales, W], grid: grid1d(N * k, WG), overrides: formatOverride(q.format),
+  });
+}
+
+/**
+ * X[n] = dequantize(row ids[n] of q): an embedding lookup in a quantized table. The ids must
+ * be valid rows (validateTokenIds).  ids: (M) u32, X: (M, K) f32
+ */
+export function gatherQuantRows(gpu: Gpu, q: GpuQuantTensor, ids: GpuBuf, X: GpuBuf, M: number): void {
+  const { K: k } = q;
+  if (M === 0 || k === 0) return;
+  check(ids, M * 4, `gather ${M} rows: ids`);
+  check(X, M * k * 4, `gather ${M}x${k}: X`);
+  gpu.dispatch(K.gather, {
+    params: [M, k, blocksPerRow(k)], buffers: [q.codes, q.scales, X, ids], grid: grid1d(M * k, WG), overrides: formatOverride(q.format),
   });
 }

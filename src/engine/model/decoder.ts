@@ -7,9 +7,9 @@ import type { Arena, GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { biasAdd, fill } from '../kernels/elementwise.ts';
 import { attentionForward } from '../kernels/attention.ts';
-import { validateTokenIds } from '../kernels/embedding.ts';
+import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
-import { qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
+import { gatherQuantRows, qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
 import { uniformRef } from '../kernels/rng.ref.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import type { Checkpoint } from '../io/model-files.ts';
@@ -22,6 +22,9 @@ export type BasePrecision = 'f32' | QuantFormat;
 export interface LoadOptions {
   /** Keep the linear layers' weights in f32, or quantize them on load (per tensor, streamed). */
   precision?: BasePrecision;
+  /** With a quantized precision, quantize the token embedding (and a tied or untied output
+   *  head) too (default true); false keeps them f32 and trainable. */
+  quantizeEmbeddings?: boolean;
   /** Called after each tensor reaches the GPU. */
   onProgress?: (p: { tensor: string; loaded: number; total: number }) => void;
 }
@@ -85,6 +88,13 @@ export async function linearForward(ctx: PassContext, x: GpuBuf, l: Linear, y: G
   else matmul(g, x, l.w.buf, y, { layout: 'NN', M: N, N: l.out, K: l.in });
   if (l.b) biasAdd(g, l.b, y, N, l.out);
   if (l.adapter) await l.adapter.forward(ctx, x, y, N);
+}
+
+/** x = E[ids]: rows of an embedding table held as a (V, C) linear weight, f32 or quantized.
+ *  ids: (N) u32, x: (N, C) */
+export function embedLookup(g: Gpu, E: Linear, ids: GpuBuf, x: GpuBuf, N: number): void {
+  if (E.w.kind === 'quant') gatherQuantRows(g, E.w.q, ids, x, N);
+  else embeddingForward(g, ids, E.w.buf, x, N, E.in, E.out);
 }
 
 /**
@@ -164,9 +174,25 @@ export class WeightLoader {
     return b;
   }
 
-  /** A linear layer `name` (.weight, optional .bias) of an (out, in) or Conv1D (in, out) weight. */
-  async linear(name: string, out: number, inp: number, bias: boolean, layout: 'out-in' | 'in-out' = 'out-in'): Promise<Linear> {
+  /**
+   * A (V, C) token embedding `name`.weight, held like a linear layer's weight so that a tied
+   * output head can be the same object: f32, or quantized with the linear layers (unless
+   * opts.quantizeEmbeddings is false). Not listed in `linears`.
+   */
+  async embedding(name: string, V: number, C: number): Promise<Linear> {
     const precision = this.opts.precision ?? 'f32';
+    if (precision === 'f32' || this.opts.quantizeEmbeddings === false) {
+      return { name, w: { kind: 'f32', buf: await this.tensor(`${name}.weight`, [V, C]), layout: 'out-in' }, out: V, in: C };
+    }
+    const q = await uploadQuant(this.gpu, quantize(await this.read(`${name}.weight`, [V, C]), V, C, precision), `${name}.weight`, this.arena);
+    this.done(`${name}.weight`);
+    return { name, w: { kind: 'quant', q, layout: 'out-in' }, out: V, in: C };
+  }
+
+  /** A linear layer `name` (.weight, optional .bias) of an (out, in) or Conv1D (in, out) weight;
+   *  `quantizable` false keeps it f32 whatever the precision. */
+  async linear(name: string, out: number, inp: number, bias: boolean, layout: 'out-in' | 'in-out' = 'out-in', quantizable = true): Promise<Linear> {
+    const precision = quantizable ? (this.opts.precision ?? 'f32') : 'f32';
     const shape = layout === 'out-in' ? [out, inp] : [inp, out];
     let w: Linear['w'];
     if (precision === 'f32') w = { kind: 'f32', buf: await this.tensor(`${name}.weight`, shape), layout };
@@ -361,8 +387,8 @@ export abstract class DecoderLM<F extends ForwardResult> {
   }
 
   /** logits = h·headᵀ for every row, or only the last row when generating (which also
-   *  advances the cache past these T tokens).  h: (B·T, C), head: (V, C) */
-  protected async head(run: Arena, h: GpuBuf, head: GpuBuf, N: number, T: number, cache?: KvCache): Promise<GpuBuf> {
+   *  advances the cache past these T tokens).  h: (B·T, C), head: (V, C), f32 or quantized */
+  protected async head(run: Arena, h: GpuBuf, head: Linear, N: number, T: number, cache?: KvCache): Promise<GpuBuf> {
     const { hidden: C, vocab: V } = this.spec;
     const g = this.gpu;
     let rows = N;
@@ -374,7 +400,7 @@ export abstract class DecoderLM<F extends ForwardResult> {
       cache.pos += T;
     }
     const logits = await run.alloc('activations', rows * V * 4, 'logits'); // (B·T, V) or (1, V)
-    matmul(g, src, head, logits, { layout: 'NT', M: rows, N: V, K: C });
+    await linearForward({ gpu: g, run, save: false }, src, head, logits, rows);
     return logits;
   }
 

@@ -20,7 +20,7 @@ import { layerNormBackward, layerNormForward } from '../kernels/norm.ts';
 import type { Checkpoint, ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from './config.ts';
 import {
-  DecoderLM, linearBackward, linearForward, WeightLoader,
+  DecoderLM, embedLookup, linearBackward, linearForward, WeightLoader,
   type BackwardContext, type ForwardResult, type KvCache, type Linear, type LoadOptions,
 } from './decoder.ts';
 
@@ -77,7 +77,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     params: ReadonlyMap<string, GpuBuf>,
     linears: ReadonlyMap<string, Linear>,
     private readonly prefix: string,
-    private readonly wte: GpuBuf,
+    private readonly wte: Linear, // (V, C), also the output head
     private readonly wpe: GpuBuf,
     private readonly layers: Layer[],
     private readonly lnF: Norm,
@@ -93,7 +93,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
       const w = new WeightLoader(gpu, ckpt, arena, files.name, spec.architecture, opts);
       const { hidden: C, intermediate: I, vocab: V, maxPositions: P } = spec;
       const norm = async (name: string): Promise<Norm> => ({ name, w: await w.tensor(`${name}.weight`, [C]), b: await w.tensor(`${name}.bias`, [C]) });
-      const wte = await w.tensor(`${prefix}wte.weight`, [V, C]);
+      const wte = await w.embedding(`${prefix}wte`, V, C);
       const wpe = await w.tensor(`${prefix}wpe.weight`, [P, C]);
       const layers: Layer[] = [];
       for (let i = 0; i < spec.layers; i++) {
@@ -126,7 +126,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const posBuf = await g.upload('activations', Uint32Array.from({ length: N }, (_, i) => start + (i % T)), 'positions', run);
     const x = await act(N * C, 'x');
     const tmp = await act(N * C, 'x.pos');
-    embeddingForward(g, idsBuf, this.wte, x, N, C, V);
+    embedLookup(g, this.wte, idsBuf, x, N);
     embeddingForward(g, posBuf, this.wpe, tmp, N, C, P);
     axpby(g, tmp, x, N * C, 1, 1);
     const layerBuffers = async (): Promise<Saved> => ({
@@ -191,10 +191,8 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const dh = await act(N * C, 'dh');
     const dn = await act(N * C, 'dnorm');
     // logits = hF·wteᵀ
-    matmul(g, dlogits, this.wte, dh, { layout: 'NN', M: N, N: C, K: V });
-    const wteName = `${this.prefix}wte.weight`;
-    const dWte = grads.wanted(wteName) ? await grads.get(wteName, V * C) : undefined;
-    if (dWte) matmul(g, dlogits, f.hF, dWte, { layout: 'TN', M: V, N: C, K: N });
+    await lin(this.wte, f.hF, dlogits, dh);
+    const dWte = this.wte.w.kind === 'f32' ? grads.map.get(`${this.prefix}wte.weight`) : undefined;
     await ln(this.lnF, dh, f.xF, f.meanF, f.rstdF, dx);
 
     const da = await act(N * I, 'da');

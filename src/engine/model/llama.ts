@@ -12,14 +12,14 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { swigluBackward, swigluForward } from '../kernels/activation.ts';
 import { attentionBackward } from '../kernels/attention.ts';
 import { axpby } from '../kernels/elementwise.ts';
-import { embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
+import { embeddingBackward } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
 import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
 import { Checkpoint, readText, type ModelFiles } from '../io/model-files.ts';
 import { parseModelConfig, type ModelSpec } from './config.ts';
 import {
-  DecoderLM, linearBackward, linearForward, WeightLoader,
+  DecoderLM, embedLookup, linearBackward, linearForward, WeightLoader,
   type BackwardContext, type ForwardResult, type KvCache, type Linear, type LoadOptions,
 } from './decoder.ts';
 
@@ -69,10 +69,10 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     arena: Arena,
     params: ReadonlyMap<string, GpuBuf>,
     linears: ReadonlyMap<string, Linear>,
-    private readonly embed: GpuBuf,
+    private readonly embed: Linear, // (V, C)
     private readonly layers: Layer[],
     private readonly norm: GpuBuf,
-    private readonly lmHead: GpuBuf,
+    private readonly lmHead: Linear, // (V, C); the embedding itself when tied
     private readonly invFreq: GpuBuf,
   ) {
     super(gpu, spec, arena, params, linears);
@@ -81,7 +81,8 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
   /**
    * Load config.json and the safetensors weights one tensor at a time. With a quantized
    * precision, each linear layer's weight is quantized on the host as it is read and only
-   * its blocks reach the GPU; embeddings, norms, biases and an untied output head stay f32.
+   * its blocks reach the GPU, and so do the embedding's and an untied head's (unless
+   * opts.quantizeEmbeddings is false); norms and biases stay f32.
    */
   static async load(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LlamaModel> {
     const spec = parseModelConfig(await readText(files, 'config.json'), `${files.name}/config.json`);
@@ -94,7 +95,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     try {
       const w = new WeightLoader(gpu, ckpt, arena, files.name, spec.architecture, opts);
       const { hidden: C, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = spec;
-      const embed = await w.tensor('model.embed_tokens.weight', [V, C]);
+      const embed = await w.embedding('model.embed_tokens', V, C);
       const layers: Layer[] = [];
       for (let i = 0; i < spec.layers; i++) {
         const p = `model.layers.${i}`;
@@ -112,7 +113,8 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       }
       const norm = await w.tensor('model.norm.weight', [C]);
       // Tied when the config says so, or when the checkpoint simply has no lm_head.
-      const lmHead = spec.tieEmbeddings || !w.has('lm_head.weight') ? embed : await w.tensor('lm_head.weight', [V, C]);
+      const tied = spec.tieEmbeddings || !w.has('lm_head.weight');
+      const lmHead = tied ? embed : await w.linear('lm_head', V, C, false, 'out-in', opts.quantizeEmbeddings !== false);
       const inv = ropeInvFreq(spec.rope.theta, spec.rope.rotaryDim, spec.rope.scaling);
       const invFreq = await gpu.upload('weights', inv, 'rope.inv_freq', arena);
       return new LlamaModel(gpu, spec, arena, w.params, w.linears, embed, layers, norm, lmHead, invFreq);
@@ -152,7 +154,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     });
     const saved: Saved[] = [];
     let a = await layerBuffers();
-    embeddingForward(g, idsBuf, this.embed, x, N, C, V);
+    embedLookup(g, this.embed, idsBuf, x, N);
     for (const [li, L] of this.layers.entries()) {
       if (save) {
         if (saved.length > 0) a = await layerBuffers();
@@ -196,10 +198,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     const dn = await act(N * C, 'dnorm');
     const tied = this.lmHead === this.embed;
     // logits = hF·Wlmᵀ
-    matmul(g, dlogits, this.lmHead, dh, { layout: 'NN', M: N, N: C, K: V });
-    const headName = tied ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    const dHead = grads.wanted(headName) ? await grads.get(headName, V * C) : undefined;
-    if (dHead) matmul(g, dlogits, f.hF, dHead, { layout: 'TN', M: V, N: C, K: N });
+    await lin(this.lmHead, f.hF, dlogits, dh);
     rmsNormBackward(g, dh, f.xF, this.norm, f.rstdF, dx, await grads.get('model.norm.weight', C), N, C);
 
     const dmlp = await act(N * I, 'dmlp');
@@ -234,8 +233,9 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       axpby(g, dn, dx, N * C, 1, 1);
     }
     // x = embed(ids): scatter-add into the embedding gradient (after the tied head's part).
-    if (!grads.wanted('model.embed_tokens.weight')) return;
-    const dEmbed = tied ? dHead : await grads.get('model.embed_tokens.weight', V * C);
+    const name = 'model.embed_tokens.weight';
+    if (this.embed.w.kind !== 'f32' || !grads.wanted(name)) return;
+    const dEmbed = tied ? grads.map.get(name) : await grads.get(name, V * C);
     if (dEmbed) embeddingBackward(g, f.ids, dx, dEmbed, N, C, V, tied ? 1 : 0);
   }
 }

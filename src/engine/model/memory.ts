@@ -50,13 +50,14 @@ export function linearShapes(s: ModelSpec, prefix = s.family === 'gpt2' ? '' : '
 const f32 = (n: number) => 4 * Math.max(1, n);
 
 /** Bytes of the loaded model's weights on the GPU ('weights'). */
-export function weightBytes(s: ModelSpec, precision: BasePrecision): number {
+export function weightBytes(s: ModelSpec, precision: BasePrecision, quantizeEmbeddings = true): number {
   const { hidden: C, vocab: V } = s;
-  let total = f32(V * C); // embedding
+  const table = precision === 'f32' || !quantizeEmbeddings ? f32(V * C) : quantBytes(V, C, precision);
+  let total = table; // embedding (and tied head)
   if (s.family === 'gpt2') total += f32(s.maxPositions * C) + 2 * f32(C) * (2 * s.layers + 1);
   else {
     total += f32(C) * (2 * s.layers + 1); // norms
-    if (!s.tieEmbeddings) total += f32(V * C);
+    if (!s.tieEmbeddings) total += table; // untied head
     total += f32((s.rope?.rotaryDim ?? s.headDim) / 2); // rope inverse frequencies
   }
   for (const l of linearShapes(s)) {
