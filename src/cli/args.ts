@@ -40,6 +40,13 @@ export class Flags {
     return n;
   }
 
+  /** The value of --name, or undefined when it was not given. */
+  optional(name: string): string | undefined {
+    this.used.add(name);
+    const v = this.values.get(name);
+    return typeof v === 'string' ? v : undefined;
+  }
+
   bool(name: string): boolean {
     this.used.add(name);
     return this.values.get(name) === true;

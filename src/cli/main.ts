@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { readTexts, windows } from '../engine/data/corpus.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
-import type { HubProgress } from '../engine/io/hub.ts';
 import { loadModel } from '../engine/model/load.ts';
-import type { BasePrecision } from '../engine/model/decoder.ts';
 import { Flags, UsageError } from './args.ts';
+import { precisionFlag, progressPrinter } from './common.ts';
+import { estimate, methodsCommand, trainCommand } from './train.ts';
 import { resolveModel } from './sources.ts';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
@@ -25,26 +25,19 @@ commands:
   generate           --model M --prompt "text" [--max-tokens 64] [--temperature 0] [--top-k 0] [--top-p 1]
                      [--seed 0] [--quant f32|q8|q4|nf4] [--json]
   eval               --model M --data FILE(.txt|.jsonl) [--seq 128] [--batch 4] [--quant …] [--json]
-                     mean loss and perplexity over the file
+                     mean loss and perplexity over the file, and the pass's peak GPU bytes
+  train              --model M --data FILE|builtin:NAME --method full|lora|mezo|… [method flags]
+                     [--quant f32|q8|q4|nf4] [--steps 100] [--seq 64] [--batch 8] [--seed 0] [--out DIR] [--json]
+                     trainer: [--lr] [--schedule constant|linear|cosine] [--warmup N] [--optimizer adamw|sgd]
+                     [--weight-decay] [--max-grad-norm 1] [--accum 1] [--eval-every N] [--eval-batches 4]
+                     data: [--eval-fraction 0.1] [--pack] [--train-on-prompt] [--metric-rows 32]
+                     method flags, e.g. lora: --rank 8 --alpha 16 --targets q_proj,v_proj [--rslora];
+                     mezo: --eps 1e-3 --samples 1 --trainable all|lora (npm run cli -- methods lists all)
+  estimate           the train flags: GPU bytes per ledger category the run will need, before any GPU work
+  methods [--json]   every method with its flags, defaults and help
 
 M: a Hugging Face model folder, hf:<owner>/<name>[@revision] (HF_TOKEN for gated repos), or builtin:<name>
 `;
-
-const PRECISIONS: readonly BasePrecision[] = ['f32', 'q8', 'q4', 'nf4'];
-
-function precisionFlag(f: Flags): BasePrecision {
-  const q = f.string('quant', 'f32');
-  const p = PRECISIONS.find((x) => x === q);
-  if (!p) throw new UsageError(`--quant should be one of ${PRECISIONS.join(', ')}, got "${q}"`);
-  return p;
-}
-
-function progressPrinter(json: boolean): (p: HubProgress) => void {
-  return (p) => {
-    if (json) console.log(JSON.stringify({ type: 'download', ...p }));
-    else if (!p.fromCache) process.stderr.write(`\r${p.file}: ${(p.loaded / 1e6).toFixed(1)}${p.total ? ` / ${(p.total / 1e6).toFixed(1)}` : ''} MB`);
-  };
-}
 
 async function openModel(f: Flags, json: boolean) {
   const files = resolveModel(f.string('model'), progressPrinter(json));
@@ -126,6 +119,7 @@ async function evaluate(argv: string[]): Promise<void> {
     const wins = windows(texts.map((t) => tokenizer.encode(t)), seq, tokenizer.eosIds[0]);
     let lossSum = 0;
     let tokens = 0;
+    gpu.ledger.resetPeak();
     const t0 = performance.now();
     for (let i = 0; i < wins.length; i += B) {
       const batch = wins.slice(i, i + B);
@@ -148,8 +142,9 @@ async function evaluate(argv: string[]): Promise<void> {
     }
     const loss = lossSum / Math.max(1, tokens);
     const ms = performance.now() - t0;
-    if (json) console.log(JSON.stringify({ type: 'eval', loss, perplexity: Math.exp(loss), tokens, windows: wins.length, skippedRows: errors.length, ms }));
-    else console.log(`loss ${loss.toFixed(4)}  perplexity ${Math.exp(loss).toFixed(2)}  over ${tokens} tokens in ${wins.length} windows of ${seq} (${(ms / 1000).toFixed(1)} s)`);
+    const peakBytes = gpu.ledger.snapshot().totalPeak;
+    if (json) console.log(JSON.stringify({ type: 'eval', loss, perplexity: Math.exp(loss), tokens, windows: wins.length, skippedRows: errors.length, ms, peakBytes }));
+    else console.log(`loss ${loss.toFixed(4)}  perplexity ${Math.exp(loss).toFixed(2)}  over ${tokens} tokens in ${wins.length} windows of ${seq} (${(ms / 1000).toFixed(1)} s), peak ${(peakBytes / 2 ** 20).toFixed(2)} MiB`);
   } finally {
     model.dispose();
     gpu.destroy();
@@ -186,6 +181,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'eval':
       await evaluate(rest);
+      return 0;
+    case 'methods':
+      await methodsCommand(rest.includes('--json'));
+      return 0;
+    case 'train':
+      await trainCommand(rest);
+      return 0;
+    case 'estimate':
+      await estimate(rest);
       return 0;
     case undefined:
     case '--help':

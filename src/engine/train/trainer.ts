@@ -1,0 +1,176 @@
+// The training loop every host runs (the worker, the CLI, tests): a method's state steps
+// through the train batches in a fixed order (the data cursor is a function of the step, so
+// a resumed run sees the same batches), under the trainer's schedule, with an eval every N
+// steps, events for every step and eval, pause / resume / stop between steps, a clear stop
+// on a non-finite loss, and checkpoints that resume exactly.
+
+import type { LedgerSnapshot } from '../gpu/ledger.ts';
+import { bytesSource } from '../io/bytes.ts';
+import { SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
+import type { CausalLM } from '../model/load.ts';
+import type { Batch, Trainable } from '../methods/types.ts';
+import { learningRate, type TrainerConfig } from './config.ts';
+
+/** Ledger bytes as the events carry them: live per category, their total, and the peak. */
+export interface MemoryFields {
+  weights: number;
+  adapter: number;
+  gradients: number;
+  optimizer: number;
+  activations: number;
+  scratch: number;
+  total: number;
+  peak: number;
+}
+
+export function memoryFields(s: LedgerSnapshot): MemoryFields {
+  return { ...s.live, total: s.totalLive, peak: s.totalPeak };
+}
+
+export type TrainEvent =
+  | { type: 'step'; step: number; loss: number; lr: number; tokensPerSec: number; wallMs: number; gradNorm?: number; memory: MemoryFields }
+  | { type: 'eval'; step: number; loss: number; metric?: number }
+  | { type: 'paused'; step: number }
+  | { type: 'resumed'; step: number };
+
+export interface TrainSummary {
+  steps: number;
+  finalLoss: number;
+  evalLoss?: number;
+  metric?: number;
+  /** Highest total bytes the ledger saw during the run. */
+  peakBytes: number;
+  trainableParams: number;
+  wallMs: number;
+  stopped: boolean;
+}
+
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+}
+
+/** Pause / resume / stop, between steps. */
+export class RunControl {
+  private pausedAt: { resolve: () => void; promise: Promise<void> } | undefined;
+  stopped = false;
+
+  get paused(): boolean {
+    return this.pausedAt !== undefined;
+  }
+
+  pause(): void {
+    if (this.pausedAt) return;
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.pausedAt = { resolve, promise };
+  }
+
+  resume(): void {
+    this.pausedAt?.resolve();
+    this.pausedAt = undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.resume();
+  }
+
+  /** Resolves when not paused (at once, or on resume / stop). */
+  wait(): Promise<void> {
+    return this.pausedAt?.promise ?? Promise.resolve();
+  }
+}
+
+export interface TrainOptions {
+  model: CausalLM;
+  state: Trainable;
+  trainer: TrainerConfig;
+  train: readonly Batch[];
+  eval?: readonly Batch[];
+  /** The dataset's automatic metric on the held-out split (exact-match accuracy), if any. */
+  metric?: () => Promise<number>;
+  onEvent?: (e: TrainEvent) => void;
+  control?: RunControl;
+  /** First step to run (1 + the step a checkpoint was taken at). */
+  startStep?: number;
+}
+
+/** Batches of 1-based step `step` (trainer.accum of them), cycling through the train set. */
+export function stepBatches(train: readonly Batch[], step: number, accum: number): Batch[] {
+  return Array.from({ length: accum }, (_, k) => train[((step - 1) * accum + k) % train.length]);
+}
+
+/** Token-weighted mean loss over up to `limit` held-out batches (forward only). */
+export async function evalLoss(model: CausalLM, batches: readonly Batch[], limit = batches.length): Promise<number> {
+  let sum = 0;
+  let tokens = 0;
+  for (const b of batches.slice(0, limit)) {
+    const r = await model.loss(b.ids, b.targets, b.mask, b.B, b.T);
+    sum += r.loss * r.tokens;
+    tokens += r.tokens;
+  }
+  return sum / Math.max(1, tokens);
+}
+
+export async function train(o: TrainOptions): Promise<TrainSummary> {
+  const { model, state, trainer: c } = o;
+  if (o.train.length === 0) throw new RangeError('training needs at least one batch of training data');
+  const gpu = model.gpu;
+  const control = o.control ?? new RunControl();
+  const t0 = performance.now();
+  let finalLoss = Number.NaN;
+  let evalL: number | undefined;
+  let metric: number | undefined;
+  let step = (o.startStep ?? 1) - 1;
+  const evaluate = async (at: number) => {
+    if (!o.eval?.length && !o.metric) return;
+    evalL = o.eval?.length ? await evalLoss(model, o.eval, c.evalBatches) : undefined;
+    metric = o.metric ? await o.metric() : undefined;
+    o.onEvent?.({ type: 'eval', step: at, loss: evalL ?? Number.NaN, ...(metric === undefined ? {} : { metric }) });
+  };
+  while (step < c.steps && !control.stopped) {
+    if (control.paused) {
+      o.onEvent?.({ type: 'paused', step });
+      await control.wait();
+      if (control.stopped) break;
+      o.onEvent?.({ type: 'resumed', step });
+    }
+    step++;
+    const batches = stepBatches(o.train, step, c.accum);
+    const lr = learningRate(c, step);
+    const s0 = performance.now();
+    const r = await state.step(batches, { step, lr, trainer: c });
+    const wallMs = performance.now() - s0;
+    if (!Number.isFinite(r.loss)) {
+      throw new TrainingDivergedError(`step ${step}: the loss is ${r.loss} — training diverged (lower --lr, raise --warmup, or clip with --max-grad-norm); the state after step ${step - 1} is kept`);
+    }
+    finalLoss = r.loss;
+    const tokens = batches.reduce((a, b) => a + b.B * b.T, 0);
+    o.onEvent?.({
+      type: 'step', step, loss: r.loss, lr, tokensPerSec: (tokens / wallMs) * 1000, wallMs: performance.now() - t0,
+      ...(r.gradNorm === undefined ? {} : { gradNorm: r.gradNorm }), memory: memoryFields(gpu.ledger.snapshot()),
+    });
+    if (c.evalEvery > 0 && step % c.evalEvery === 0 && step < c.steps) await evaluate(step);
+  }
+  await evaluate(step);
+  return {
+    steps: step, finalLoss, evalLoss: evalL, metric, peakBytes: gpu.ledger.snapshot().totalPeak,
+    trainableParams: state.trainableParams, wallMs: performance.now() - t0, stopped: control.stopped,
+  };
+}
+
+/** A checkpoint: the method's trainable and optimizer state plus the step, as safetensors. */
+export async function saveCheckpoint(state: Trainable, step: number, meta: Record<string, string> = {}): Promise<Uint8Array> {
+  const tensors = [...(await state.saveState())].map(([name, data]) => ({ name, dtype: 'F32' as const, shape: [data.length], data }));
+  return writeSafetensors(tensors, { ...meta, step: String(step), format: 'webtune-checkpoint' });
+}
+
+/** Restore a checkpoint into a freshly attached state; returns the step to continue from. */
+export async function loadCheckpoint(state: Trainable, bytes: Uint8Array, name = 'checkpoint.safetensors'): Promise<{ nextStep: number; meta: Record<string, string> }> {
+  const f = await SafetensorsFile.open(bytesSource(bytes, name));
+  if (f.metadata.format !== 'webtune-checkpoint') throw new Error(`${name} is not a webtune checkpoint`);
+  const map = new Map<string, Float32Array>();
+  for (const t of f.tensors.keys()) map.set(t, await f.readF32(t));
+  await state.loadState(map);
+  return { nextStep: Number(f.metadata.step) + 1, meta: f.metadata };
+}
