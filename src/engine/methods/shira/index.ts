@@ -130,12 +130,13 @@ function estimate(spec: ModelSpec, cfg: ShiraConfig, shape: RunShape, trainer: A
   m.activations = activationBytes(spec, shape.B, shape.T, true);
   m.scratch = frozenGradScratch(spec, shape.B, shape.T);
   if (cfg.mask !== 'grad') return m;
-  // The grad mask's probe at attach: a training pass with one layer's dense dW in scratch
-  // and its readback at a time, before any adapter state exists.
+  // The grad mask's probe at attach: a training pass before any adapter state exists, with
+  // one layer's dense dW in scratch and its readback at a time. Both are pooled by size class
+  // (the pass's pool and the device's readback pool) until the pass ends: one of each class.
   const probe = zeroByCategory();
   probe.weights = m.weights;
   probe.activations = m.activations;
-  probe.scratch = m.scratch + 2 * Math.max(...sizes.map((l) => sizeClass(l.out * l.in * 4)));
+  probe.scratch = m.scratch + 2 * [...new Set(sizes.map((l) => sizeClass(l.out * l.in * 4)))].reduce((a, x) => a + x, 0);
   const total = (b: ByCategory) => Object.values(b).reduce((a, x) => a + x, 0);
   return total(probe) > total(m) ? probe : m;
 }
