@@ -292,4 +292,55 @@ describe('shira', () => {
       model.dispose();
     }
   });
+
+  it('a checkpoint (saveState → loadState) restores values, mask and AdamW state onto a state with another mask', async () => {
+    const gpu = await testGpu();
+    const { spec, files } = tinyModel(LLAMA, 13);
+    const b = batch(spec.vocab);
+    const cfg = parseConfig(m.schema, { fraction: 0.15 });
+    const o = opts();
+    const model = await LlamaModel.load(gpu, files);
+    const state = await m.attach(model, cfg, o);
+    for (let t = 1; t <= 2; t++) await state.step([b], { step: t, lr: 3e-2, trainer: o.trainer });
+    const saved = await state.saveState();
+    await state.step([b], { step: 3, lr: 3e-2, trainer: o.trainer });
+    const want = await model.logits(b.ids, 2, 8);
+    const fresh = await LlamaModel.load(gpu, files);
+    const other = await m.attach(fresh, cfg, { ...o, seed: 99 }); // another random mask
+    await other.loadState(saved);
+    await other.step([b], { step: 3, lr: 3e-2, trainer: o.trainer });
+    const got = await fresh.logits(b.ids, 2, 8);
+    expect([...got].every((v, i) => v === want[i])).toBe(true);
+    // Its base is the fresh model's W0: disposing brings that back bit for bit.
+    other.dispose();
+    const base = await LlamaModel.load(gpu, files);
+    for (const [n, buf] of fresh.params) {
+      const a = new Uint32Array((await gpu.readF32(buf)).buffer);
+      const c = new Uint32Array((await gpu.readF32(base.params.get(n) ?? buf)).buffer);
+      expect(a.every((v, i) => v === c[i]), n).toBe(true);
+    }
+    for (const x of [state, model, fresh, base]) x.dispose();
+  });
+
+  it('grad mask: export → import → merge give the same logits (llama)', async () => {
+    const gpu = await testGpu();
+    const { spec, files } = tinyModel(QWEN2, 17);
+    const b = batch(spec.vocab);
+    const o = opts({}, {}, b);
+    const model = await LlamaModel.load(gpu, files);
+    const state = await m.attach(model, parseConfig(m.schema, { mask: 'grad', fraction: 0.25 }), o);
+    for (let t = 1; t <= 3; t++) await state.step([b], { step: t, lr: 3e-2, trainer: o.trainer });
+    const want = await model.logits(b.ids, 2, 8);
+    const fresh = await LlamaModel.load(gpu, files);
+    const imported = await m.importFiles!(fresh, await state.exportFiles(), o);
+    expect(imported.trainableParams).toBe(state.trainableParams);
+    const got = await fresh.logits(b.ids, 2, 8);
+    expect([...got].every((v, i) => v === want[i])).toBe(true); // the same f32 weights, bit for bit
+    await imported.merge();
+    expect([...(await fresh.logits(b.ids, 2, 8))].every((v, i) => v === want[i])).toBe(true);
+    expect([...fresh.linears.values()].every((l) => !l.adapter)).toBe(true);
+    // A LoRA export is not a SHiRA one.
+    await expect(m.importFiles!(fresh, [{ name: 'adapter_config.json', bytes: new TextEncoder().encode('{"peft_type":"LORA"}') }, { name: 'adapter_model.safetensors', bytes: new Uint8Array() }], o)).rejects.toThrow(/expected "SHIRA"/);
+    for (const x of [imported, state, model, fresh]) x.dispose();
+  });
 });
