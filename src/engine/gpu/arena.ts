@@ -44,12 +44,15 @@ export class Arena {
     readonly device: GPUDevice,
     readonly ledger: MemoryLedger,
     private readonly parent?: Arena,
+    /** Called before a buffer is destroyed: the Gpu submits recorded work here, so a buffer
+     *  released right after a dispatch that uses it was recorded is still valid for it. */
+    private readonly beforeDestroy?: () => void,
   ) {}
 
   /** A child arena on the same device and ledger, for one run: `dispose()` frees all it made. */
   child(): Arena {
     this.assertLive();
-    const c = new Arena(this.device, this.ledger, this);
+    const c = new Arena(this.device, this.ledger, this, this.beforeDestroy);
     this.children.add(c);
     return c;
   }
@@ -151,6 +154,7 @@ export class Arena {
 
   private destroy(o: Owned): void {
     if (!this.owned.delete(o)) return;
+    this.beforeDestroy?.();
     o.buffer.destroy();
     this.ledger.remove(o.category, o.bytes);
   }

@@ -71,7 +71,7 @@ export class Gpu {
     readonly adapter: AdapterSummary,
     host: GpuHost,
   ) {
-    this.arena = new Arena(device, this.ledger);
+    this.arena = new Arena(device, this.ledger, undefined, () => this.submit());
     this.kernels = new KernelRegistry(device, (n) => host.loadShader(n));
     device.lost.then((info) => {
       this.lostInfo = { reason: info.reason, message: info.message };

@@ -25,15 +25,15 @@ export class Optimizer {
 
   private constructor(
     private readonly gpu: Gpu,
-    private readonly arena: Arena,
     readonly params: readonly TrainParam[],
     private readonly cfg: TrainerConfig,
-    private readonly dummy: GpuBuf,
+    /** SGD without momentum still binds a (never touched) buffer. */
+    private readonly dummy: GpuBuf | undefined,
   ) {}
 
   static async create(gpu: Gpu, arena: Arena, params: readonly TrainParam[], cfg: TrainerConfig): Promise<Optimizer> {
-    const dummy = await arena.alloc('optimizer', 4, 'sgd.no-momentum');
-    const o = new Optimizer(gpu, arena, params, cfg, dummy);
+    const dummy = cfg.optimizer === 'sgd' && cfg.momentum === 0 ? await arena.alloc('optimizer', 4, 'sgd.no-momentum') : undefined;
+    const o = new Optimizer(gpu, params, cfg, dummy);
     const slots = cfg.optimizer === 'adamw' ? ['m', 'v'] : cfg.momentum > 0 ? ['momentum'] : [];
     for (const p of params) {
       const bufs: GpuBuf[] = [];
@@ -62,7 +62,9 @@ export class Optimizer {
       if (c.optimizer === 'adamw') {
         adamwStep(this.gpu, p.buf, g, s[0], s[1], p.n, this.t, { lr, beta1: c.beta1, beta2: c.beta2, eps: 1e-8, weightDecay: c.weightDecay }, clip);
       } else {
-        sgdStep(this.gpu, p.buf, g, s[0] ?? this.dummy, p.n, this.t === 1, { lr, momentum: c.momentum, dampening: 0, weightDecay: c.weightDecay, nesterov: false }, clip);
+        const buf = s[0] ?? this.dummy;
+        if (!buf) throw new Error('optimizer: SGD state missing');
+        sgdStep(this.gpu, p.buf, g, buf, p.n, this.t === 1, { lr, momentum: c.momentum, dampening: 0, weightDecay: c.weightDecay, nesterov: false }, clip);
       }
     }
   }
@@ -86,9 +88,8 @@ export class Optimizer {
 
   dispose(): void {
     for (const bufs of this.state.values()) for (const b of bufs) b.release();
-    this.dummy.release();
+    this.dummy?.release();
     this.state.clear();
-    void this.arena;
   }
 }
 
