@@ -22,6 +22,7 @@ const CASES: { method: string; label: string; cfg: Record<string, unknown>; trai
   { method: 'full', label: 'full', cfg: {}, trainer: { lr: 3e-2 }, steps: 25, drop: 0.4 },
   { method: 'lora', label: 'lora r=4 all-linear', cfg: { rank: 4, targets: 'all-linear', alpha: 8 }, trainer: { lr: 5e-2 }, steps: 25, drop: 0.6 },
   { method: 'lora', label: 'lora rsLoRA r=2 q,v', cfg: { rank: 2, rslora: true }, trainer: { lr: 5e-2, optimizer: 'sgd', momentum: 0.9 }, steps: 25, drop: 0.9 },
+  { method: 'lora', label: 'dora r=4 all-linear', cfg: { rank: 4, targets: 'all-linear', alpha: 8, dora: true }, trainer: { lr: 5e-2 }, steps: 25, drop: 0.6 },
   { method: 'mezo', label: 'mezo all weights', cfg: { eps: 1e-3, samples: 4 }, trainer: { lr: 3e-3, optimizer: 'sgd', maxGradNorm: 0 }, steps: 60, drop: 0.95 },
   { method: 'mezo', label: 'mezo ZO-LoRA', cfg: { trainable: 'lora', rank: 4, targets: 'all-linear', samples: 4 }, trainer: { lr: 5e-2, optimizer: 'sgd', maxGradNorm: 0 }, steps: 60, drop: 0.97 },
   { method: 'shira', label: 'shira 20% random all-linear', cfg: { fraction: 0.2 }, trainer: { lr: 3e-2 }, steps: 25, drop: 0.6 },

@@ -1,6 +1,7 @@
 // `lora`: low-rank adapters on chosen linear layers (LoRA; on a q4 / nf4 base this is
 // QLoRA). Only A and B get gradients and optimizer state; the base's weight gradient is
-// never formed. Exports a Hugging Face PEFT adapter and imports one.
+// never formed. With `dora` (DoRA, ./dora.ts; QDoRA on a quantized base) a magnitude per
+// output row is trained too. Exports a Hugging Face PEFT adapter and imports one.
 
 import { zeroByCategory } from '../../gpu/ledger.ts';
 import { fillUniform } from '../../kernels/rng.ts';
@@ -13,6 +14,7 @@ import { ConfigError, type ConfigOf } from '../schema.ts';
 import { selectLinears } from '../targets.ts';
 import type { TrainedTensor, AttachOptions, ExportFile, MethodDef, Trainable } from '../types.ts';
 import { attachLora, checkLora, type LoraSet, type LoraShape } from './adapter.ts';
+import { DORA_ONEHOT_ROWS } from './dora.ts';
 import { readPeft, writePeft } from './peft.ts';
 
 export const LORA_SCHEMA = {
@@ -20,12 +22,35 @@ export const LORA_SCHEMA = {
   alpha: { kind: 'number', default: 16, min: 0, minExclusive: true, help: 'Scaling numerator: the update is (alpha / r)·B·A (alpha / √r with rsLoRA).' },
   targets: { kind: 'list', default: [], help: 'Module names to adapt (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2: c_attn, c_proj, c_fc), or all-linear. Empty: PEFT\'s default for the architecture.' },
   rslora: { kind: 'boolean', default: false, help: 'Rank-stabilised scaling alpha / √r (Kalajdzievski 2023) instead of alpha / r.' },
+  dora: { kind: 'boolean', default: false, help: 'DoRA (Liu et al. 2024): train a magnitude per output row over the row-normalised W + s·B·A, (m / ‖W + s·B·A‖)·(W + s·B·A), the norm held constant in backward as PEFT does (use_dora). On a quantized base this is QDoRA.' },
 } as const;
 
 /** Adapter values and the rank summed over adapted layers (LoRA activations per token). */
 export function loraSize(spec: ModelSpec, cfg: LoraShape): { params: number; rankPerToken: number } {
   const ls = selectLinears(spec, cfg.targets);
   return { params: ls.reduce((a, l) => a + cfg.rank * (l.in + l.out), 0), rankPerToken: ls.length * cfg.rank };
+}
+
+/**
+ * What DoRA adds to LoRA's memory (per adapted layer, `out` outputs): m and ‖W_o‖² under
+ * 'adapter'; m's gradient; per pass the norm pieces A·Wᵀ (r, out), A·Aᵀ (r, r), B·A·Aᵀ
+ * (out, r), m / n and 1 / n (out each) and the unscaled output v (N, out); in backward
+ * c ⊙ dy and (c − 1) ⊙ dy (N, out each). `attachTemp`: the largest one-hot read of a
+ * quantized weight's rows at attach (activations, freed before training).
+ */
+export function doraSize(spec: ModelSpec, cfg: LoraShape, N: number, train: boolean, quantized: boolean) {
+  const f32 = (n: number) => 4 * Math.max(1, n);
+  const r = cfg.rank;
+  let magnitudes = 0;
+  let perPass = 0;
+  let attachTemp = 0;
+  for (const l of selectLinears(spec, cfg.targets)) {
+    magnitudes += l.out;
+    perPass += f32(r * l.out) + f32(r * r) + f32(l.out * r) + 2 * f32(l.out) + f32(N * l.out) + (train ? 2 * f32(N * l.out) : 0);
+    const R = Math.min(DORA_ONEHOT_ROWS, l.in);
+    if (quantized) attachTemp = Math.max(attachTemp, f32(R * l.in) + f32(R * l.out));
+  }
+  return { magnitudes, activations: perPass, attachTemp };
 }
 
 /** PEFT's initialisation: A ~ kaiming_uniform_(a=√5) = U(±1/√in) (as nn.Linear), B = 0. */
@@ -117,12 +142,19 @@ export const lora: MethodDef<typeof LORA_SCHEMA> = registerMethod({
     m.optimizer = params * optimizerBytesPerParam(trainer) + 4;
     m.activations = activationBytes(spec, shape.B, shape.T, true, rankPerToken);
     m.scratch = frozenGradScratch(spec, shape.B, shape.T);
+    if (cfg.dora) {
+      const d = doraSize(spec, cfg, shape.B * shape.T, true, shape.precision !== 'f32');
+      m.adapter += 2 * d.magnitudes * 4;
+      m.gradients += d.magnitudes * 4 * (trainer.accum > 1 ? 2 : 1);
+      m.optimizer += d.magnitudes * optimizerBytesPerParam(trainer);
+      m.activations = Math.max(m.activations + d.activations, d.attachTemp);
+    }
     return m;
   },
   async attach(model, cfg: ConfigOf<typeof LORA_SCHEMA>, opts) {
     return withOptimizer(model, await initLora(model, cfg, opts.seed), opts);
   },
   async importFiles(model, files, opts) {
-    return withOptimizer(model, await readPeft(model, files), opts);
+    return withOptimizer(model, await readPeft(model, files, { dora: true }), opts);
   },
 });
