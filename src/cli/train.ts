@@ -137,7 +137,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     planRun(spec, request, { maxBufferSize: gpu.adapter.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.adapter.limits.maxStorageBufferBindingSize });
     const model = await loadModel(gpu, files, { precision: request.precision });
     gpu.ledger.resetPeak();
-    const state = await plan.method.attach(model, plan.config, { seed: request.seed, trainer: plan.trainer, shape: plan.shape, baseModel: modelSpec });
+    const state = await plan.method.attach(model, plan.config, { seed: request.seed, trainer: plan.trainer, shape: plan.shape, baseModel: modelSpec, firstBatch: data.train[0] });
     if (outDir) {
       mkdirSync(outDir, { recursive: true });
       writeFileSync(join(outDir, 'run.json'), JSON.stringify({ model: modelSpec, data: dataSpec, ...request, methodConfig: plan.config, trainer: plan.trainer, estimate: plan.estimate }, null, 2) + '\n');
