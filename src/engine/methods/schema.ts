@@ -33,18 +33,11 @@ export interface ListField {
 export type Field = NumberField | BooleanField | EnumField | ListField;
 export type Schema = Readonly<Record<string, Field>>;
 
+/** The value a field holds (distributes over a union of fields). */
+export type ValueOf<F extends Field> = F extends NumberField ? number : F extends BooleanField ? boolean : F extends EnumField<infer O> ? O : F extends ListField ? string[] : never;
+
 /** The typed config a schema describes. */
-export type ConfigOf<S extends Schema> = {
-  -readonly [K in keyof S]: S[K] extends NumberField
-    ? number
-    : S[K] extends BooleanField
-      ? boolean
-      : S[K] extends EnumField<infer O>
-        ? O
-        : S[K] extends ListField
-          ? string[]
-          : never;
-};
+export type ConfigOf<S extends Schema> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
