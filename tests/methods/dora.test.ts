@@ -23,6 +23,7 @@ import { expectClose, randn, rng, testGpu } from '../helpers/gpu.ts';
 import { expectGradsMatchFiniteDifferences, LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 
 const KJV = new URL('../../public/models/tiny-kjv', import.meta.url).pathname;
+const GPT2_DIR = new URL('../fixtures/models/gpt2', import.meta.url).pathname;
 const MAG = '.lora_magnitude_vector';
 
 const m = () => getMethod('lora');
@@ -106,18 +107,21 @@ describe('DoRA (lora --dora)', () => {
       const est = m().estimateMemory(model.spec, cfg, shape, trainer);
       gpu.ledger.resetPeak();
       const state = await m().attach(model, cfg, { seed: 3, trainer, shape });
-      const r = rng(5);
-      const ids = Array.from({ length: 64 }, () => Math.floor(r() * model.spec.vocab));
-      const b = { ids, targets: [...ids.slice(1), 0], mask: ids.map(() => 1), B: 2, T: 32 };
-      for (let t = 1; t <= 2; t++) await state.step([b], { step: t, lr: 1e-3, trainer });
-      const snap = gpu.ledger.snapshot();
-      const total = Object.values(est).reduce((a, x) => a + x, 0);
-      const rows = Object.keys(est).map((k) => `${k}: est ${est[k as keyof typeof est]} peak ${snap.peak[k as keyof typeof est]}`);
-      console.log(`${label}: total est ${total} peak ${snap.totalPeak} (${((100 * (total - snap.totalPeak)) / snap.totalPeak).toFixed(2)} %); ${rows.join('; ')}`);
-      expect(Math.abs(total - snap.totalPeak)).toBeLessThanOrEqual(0.05 * snap.totalPeak);
-      for (const k of ['adapter', 'gradients', 'optimizer'] as const) expect(snap.peak[k], k).toBe(est[k]);
-      state.dispose();
-      model.dispose();
+      try {
+        const r = rng(5);
+        const ids = Array.from({ length: 64 }, () => Math.floor(r() * model.spec.vocab));
+        const b = { ids, targets: [...ids.slice(1), 0], mask: ids.map(() => 1), B: 2, T: 32 };
+        for (let t = 1; t <= 2; t++) await state.step([b], { step: t, lr: 1e-3, trainer });
+        const snap = gpu.ledger.snapshot();
+        const total = Object.values(est).reduce((a, x) => a + x, 0);
+        const rows = Object.keys(est).map((k) => `${k}: est ${est[k as keyof typeof est]} peak ${snap.peak[k as keyof typeof est]}`);
+        console.log(`${label}: total est ${total} peak ${snap.totalPeak} (${((100 * (total - snap.totalPeak)) / snap.totalPeak).toFixed(2)} %); ${rows.join('; ')}`);
+        expect(Math.abs(total - snap.totalPeak)).toBeLessThanOrEqual(0.05 * snap.totalPeak);
+        for (const k of ['adapter', 'gradients', 'optimizer', 'activations'] as const) expect(snap.peak[k], k).toBe(est[k]);
+      } finally {
+        state.dispose();
+        model.dispose();
+      }
     });
   }
 
@@ -140,6 +144,29 @@ describe('DoRA (lora --dora)', () => {
     const worst = Math.max(...got.map((x, i) => Math.abs(x - base[i])));
     console.log(`DoRA at init: max |logit − base logit| = ${worst.toExponential(2)}`);
     expectClose(got, base, 1e-6, 1e-6, 'DoRA at init = base');
+    state.dispose();
+    model.dispose();
+  });
+
+  it('GPT-2 (Conv1D, biases) on a q4 base: at init the logits are the base model\'s; trained, export → import gives the same logits', async () => {
+    const gpu = await testGpu();
+    const load = () => loadModel(gpu, nodeModelDir(GPT2_DIR), { precision: 'q4' });
+    const model = await load();
+    const { ids } = batch(model.spec.vocab, 7, 2);
+    const base = await model.logits(ids, 1, 7);
+    const cfg = parseConfig(m().schema, { rank: 2, alpha: 4, targets: 'all-linear', dora: true });
+    const opts = { seed: 2, trainer: trainerConfig({ lr: 5e-2 }), shape: { B: 1, T: 7, precision: 'q4' as const } };
+    const state = await m().attach(model, cfg, opts);
+    expectClose(await model.logits(ids, 1, 7), base, 1e-6, 1e-6, 'QDoRA at init = base');
+    const b = { ids, targets: [...ids.slice(1), ids[0]], mask: ids.map(() => 1), B: 1, T: 7 };
+    for (let t = 1; t <= 2; t++) await state.step([b], { step: t, lr: 5e-2, trainer: opts.trainer });
+    const trained = await model.logits(ids, 1, 7);
+    const fresh = await load();
+    const imported = await m().importFiles!(fresh, await state.exportFiles(), opts);
+    expectClose(await fresh.logits(ids, 1, 7), trained, 1e-6, 1e-6, 'imported');
+    await expect(imported.merge()).rejects.toThrow(/DoRA needs an f32 base/);
+    imported.dispose();
+    fresh.dispose();
     state.dispose();
     model.dispose();
   });

@@ -139,7 +139,7 @@ export const lora: MethodDef<typeof LORA_SCHEMA> = registerMethod({
     m.weights = weightBytes(spec, shape.precision);
     m.adapter = params * 4;
     m.gradients = params * 4 * (trainer.accum > 1 ? 2 : 1);
-    m.optimizer = params * optimizerBytesPerParam(trainer) + 4;
+    m.optimizer = params * optimizerBytesPerParam(trainer) + (trainer.optimizer === 'sgd' && trainer.momentum === 0 ? 4 : 0); // SGD without momentum binds a 4-byte placeholder
     m.activations = activationBytes(spec, shape.B, shape.T, true, rankPerToken);
     m.scratch = frozenGradScratch(spec, shape.B, shape.T);
     if (cfg.dora) {
