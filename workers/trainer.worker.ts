@@ -1,8 +1,10 @@
 // The engine behind a comlink API (src/engine/api.ts): one device per worker, model loading
-// and generation queued on it (training runs and export join them later).
+// generation, dataset loading and training runs (src/engine/runs.ts) queued on it.
 
 import { expose } from 'comlink';
-import { DEFAULT_HUB_ENDPOINT, errorInfo, type EngineApi, type EngineEvent, type ModelSummary, type ProbeResult, type SelfTestResult } from '../src/engine/api.ts';
+import {
+  DEFAULT_HUB_ENDPOINT, errorInfo, type EngineApi, type EngineEvent, type GenerateRequest, type GenerateResult, type ModelSummary, type ProbeResult, type SelfTestResult,
+} from '../src/engine/api.ts';
 import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { pickedFiles } from '../src/engine/io/browser-files.ts';
 import { hubModelFiles } from '../src/engine/io/hub.ts';
@@ -15,9 +17,11 @@ import { loadModel, type CausalLM } from '../src/engine/model/load.ts';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
 import { browserHost } from '../src/engine/gpu/host-browser.ts';
 import { kernelSelfTest } from '../src/engine/selftest.ts';
+import '../src/engine/methods/all.ts';
+import { RunManager } from '../src/engine/runs.ts';
 
 let gpu: Promise<Gpu> | undefined;
-let loaded: { model: CausalLM; tokenizer: TextTokenizer } | undefined;
+let loaded: { model: CausalLM; tokenizer: TextTokenizer; name: string; precision: BasePrecision; source: ModelFiles } | undefined;
 /** One job on the device at a time: loads and generations queue here. */
 let queue: Promise<unknown> = Promise.resolve();
 function exclusive<T>(job: () => Promise<T>): Promise<T> {
@@ -76,7 +80,7 @@ async function loadNow(src: ModelFiles, precision: BasePrecision): Promise<Model
   const model = await loadModel(g, src, { precision, onProgress: (p) => emit({ type: 'load', ...p }) });
   try {
     const tokenizer = await loadTokenizer(src, model.spec.eosTokenIds);
-    loaded = { model, tokenizer };
+    loaded = { model, tokenizer, name: src.name, precision, source: src };
   } catch (e) {
     model.dispose();
     throw e;
@@ -86,6 +90,39 @@ async function loadNow(src: ModelFiles, precision: BasePrecision): Promise<Model
     name: src.name, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
     precision, weightBytes: g.ledger.snapshot().live.weights - before,
   };
+}
+
+const runs = new RunManager({
+  gpu: device,
+  exclusive,
+  emit,
+  base: () => loaded,
+  async reloadBase() {
+    if (loaded) await loadNow(loaded.source, loaded.precision);
+  },
+});
+
+async function generateWith(req: GenerateRequest): Promise<GenerateResult> {
+  if (!loaded) throw new Error('No model is loaded: pick a model folder first.');
+  const { model, tokenizer } = loaded;
+  const t0 = performance.now();
+  // Stream text deltas of prompt + continuation decoded together: single tokens do not
+  // decode to their share of the text (word-start markers, byte-fallback pieces), and the
+  // continuation alone would lose the space that joins it to the prompt.
+  const promptIds = tokenizer.encode(req.prompt);
+  const continuation = (ids: readonly number[]) => tokenizer.decode([...promptIds, ...ids]).slice(tokenizer.decode(promptIds).length);
+  const sofar: number[] = [];
+  let shown = '';
+  const out = await model.generate(promptIds, {
+    ...req,
+    onToken: (id) => {
+      sofar.push(id);
+      const text = continuation(sofar);
+      emit({ type: 'token', id, text: text.slice(shown.length) });
+      shown = text;
+    },
+  });
+  return { text: continuation(out), tokens: out.length, ms: performance.now() - t0 };
 }
 
 const api: EngineApi = {
@@ -145,28 +182,47 @@ const api: EngineApi = {
   },
 
   generate(req) {
-    return exclusive(async () => {
-      if (!loaded) throw new Error('No model is loaded: pick a model folder first.');
-      const { model, tokenizer } = loaded;
-      const t0 = performance.now();
-      // Stream text deltas of prompt + continuation decoded together: single tokens do not
-      // decode to their share of the text (word-start markers, byte-fallback pieces), and the
-      // continuation alone would lose the space that joins it to the prompt.
-      const promptIds = tokenizer.encode(req.prompt);
-      const continuation = (ids: readonly number[]) => tokenizer.decode([...promptIds, ...ids]).slice(tokenizer.decode(promptIds).length);
-      const sofar: number[] = [];
-      let shown = '';
-      const out = await model.generate(promptIds, {
-        ...req,
-        onToken: (id) => {
-          sofar.push(id);
-          const text = continuation(sofar);
-          emit({ type: 'token', id, text: text.slice(shown.length) });
-          shown = text;
-        },
-      });
-      return { text: continuation(out), tokens: out.length, ms: performance.now() - t0 };
-    });
+    return exclusive(() => (req.runId ? runs.withRun(req.runId, () => generateWith(req)) : generateWith(req)));
+  },
+
+  async listMethods() {
+    return runs.methods();
+  },
+
+  async loadDataset(name, content, mapping) {
+    return runs.addDataset(name, content, mapping);
+  },
+
+  async loadBuiltinDataset(name) {
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`"${name}" is not a built-in dataset name`);
+    const url = new URL(`/datasets/${name}.jsonl`, self.location.origin).href;
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`built-in dataset ${name}: ${url} answered ${res.status}`);
+    return runs.addDataset(`${name}.jsonl`, await res.text());
+  },
+
+  estimateRun(req) {
+    return runs.estimate(req);
+  },
+
+  async startRun(req) {
+    return runs.start(req);
+  },
+
+  async pauseRun(id) {
+    runs.pause(id);
+  },
+
+  async resumeRun(id) {
+    runs.resume(id);
+  },
+
+  async stopRun(id) {
+    runs.stop(id);
+  },
+
+  exportRun(id, format) {
+    return runs.exportRun(id, format);
   },
 };
 

@@ -6,6 +6,12 @@
 import type { AdapterSummary, GpuEvent } from './gpu/gpu.ts';
 import type { LedgerSnapshot } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
+import type { FieldMapping } from './data/dataset.ts';
+import type { ExportFile } from './methods/types.ts';
+import type { DatasetSummary, EstimateResult, MethodInfo, RunEvent, RunRequestData } from './runs.ts';
+import type { Schema } from './methods/schema.ts';
+
+export type { DatasetSummary, EstimateResult, MethodInfo, RunEvent, RunRequestData } from './runs.ts';
 
 export interface ErrorInfo {
   name: string;
@@ -28,7 +34,8 @@ export type EngineEvent =
   | { type: 'load'; tensor: string; loaded: number; total: number }
   /** A Hub file downloading into the cache (bytes so far), or found whole there (`fromCache`). */
   | { type: 'download'; file: string; loaded: number; total?: number; fromCache: boolean }
-  | { type: 'token'; id: number; text: string };
+  | { type: 'token'; id: number; text: string }
+  | RunEvent;
 
 export interface ModelSummary {
   name: string;
@@ -58,6 +65,8 @@ export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
 export interface GenerateRequest {
   prompt: string;
+  /** Generate with a finished run's adapter (or trained weights) applied; the base without. */
+  runId?: string;
   maxNewTokens: number;
   temperature: number;
   topK: number;
@@ -95,8 +104,23 @@ export interface EngineApi {
   clearCache(): Promise<void>;
   /** Load a built-in model served with the page (public/models/<name>). */
   loadBuiltin(name: string, precision: BasePrecision): Promise<ModelSummary>;
-  /** Continue `prompt` with the loaded model; tokens stream as 'token' events. */
+  /** Continue `prompt` with the loaded model (or a finished run's); tokens stream as 'token' events. */
   generate(req: GenerateRequest): Promise<GenerateResult>;
+  /** Every training method with its config schema, and the trainer's schema. */
+  listMethods(): Promise<{ methods: MethodInfo[]; trainer: Schema }>;
+  /** Parse a dataset file's text (JSONL, JSON, CSV, TXT); unreadable rows are listed by line. */
+  loadDataset(name: string, content: string, mapping?: FieldMapping): Promise<DatasetSummary>;
+  /** A sample dataset served with the page (public/datasets/<name>.jsonl). */
+  loadBuiltinDataset(name: string): Promise<DatasetSummary>;
+  /** Memory per ledger category a run would need on the loaded model, and whether it can start. */
+  estimateRun(req: RunRequestData): Promise<EstimateResult>;
+  /** Check and queue a run; returns its id. Progress arrives as 'run' and 'train' events. */
+  startRun(req: RunRequestData): Promise<string>;
+  pauseRun(id: string): Promise<void>;
+  resumeRun(id: string): Promise<void>;
+  stopRun(id: string): Promise<void>;
+  /** A finished run's files in an export format of its method (default: its first). */
+  exportRun(id: string, format?: string): Promise<ExportFile[]>;
 }
 
 export function errorInfo(e: unknown): ErrorInfo {

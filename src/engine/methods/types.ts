@@ -63,6 +63,10 @@ export interface Trainable {
   readonly trainableParams: number;
   /** The tensors it trains (LoRA: every A and B; full: the chosen weights). */
   tensors(): readonly TrainedTensor[];
+  /** False when dispose() leaves the base exactly as it was (adapters that are taken off);
+   *  true or absent when training wrote the base's weights in place, so a host that wants
+   *  the base back reloads it. */
+  readonly modifiesBase?: boolean;
   /** Formats `exportFiles` writes; the first is the method's default. */
   readonly exportFormats: readonly string[];
   step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult>;

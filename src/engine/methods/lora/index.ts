@@ -64,6 +64,7 @@ export function initLora(model: CausalLM, cfg: LoraShape, seed: number): Promise
 
 class LoraState implements Trainable {
   readonly exportFormats = ['peft'] as const;
+  readonly modifiesBase = false; // the adapters come off on dispose
   private readonly names: Set<string>;
 
   constructor(

@@ -55,6 +55,7 @@ async function meanLoss(model: CausalLM, batches: readonly Batch[]): Promise<num
 
 class MezoState implements Trainable {
   readonly exportFormats: readonly string[];
+  readonly modifiesBase: boolean;
 
   constructor(
     private readonly model: CausalLM,
@@ -65,6 +66,7 @@ class MezoState implements Trainable {
     private readonly baseModel: string,
   ) {
     this.exportFormats = lora ? ['peft'] : ['safetensors'];
+    this.modifiesBase = !lora;
   }
 
   tensors(): readonly TrainedTensor[] {

@@ -40,6 +40,7 @@ export function shiraSizes(spec: ModelSpec, cfg: ShiraConfig, shape: Pick<RunSha
 
 class ShiraState implements Trainable {
   readonly exportFormats = ['peft'] as const;
+  readonly modifiesBase = false; // dispose() puts W0 back bit for bit
   private readonly names: Set<string>;
 
   constructor(

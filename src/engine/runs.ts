@@ -1,0 +1,269 @@
+// Datasets and training runs behind the worker's API, host-agnostic (the worker serves it
+// through comlink; tests drive it in Node). Runs share the one device: each is a job on the
+// host's exclusive queue, so loads, generations and runs never interleave. A run trains on
+// the loaded base, keeps its export and checkpoint, and leaves the base as it found it
+// (methods that train the weights in place get the base reloaded after them).
+
+import { parseDataset, type DatasetRow, type FieldMapping, type RowError } from './data/dataset.ts';
+import { exactMatch } from './data/metric.ts';
+import type { TextTokenizer } from './data/tokenizer.ts';
+import type { Gpu } from './gpu/gpu.ts';
+import type { ByCategory } from './gpu/ledger.ts';
+import type { BasePrecision } from './model/decoder.ts';
+import type { CausalLM } from './model/load.ts';
+import { getMethod, listMethods } from './methods/registry.ts';
+import type { Schema } from './methods/schema.ts';
+import type { ExportFile, Trainable } from './methods/types.ts';
+import { TRAINER_SCHEMA } from './train/config.ts';
+import { planRun, prepareData, type RunPlan } from './train/plan.ts';
+import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
+
+export interface MethodInfo {
+  name: string;
+  family: 'first-order' | 'zeroth-order';
+  title: string;
+  help: string;
+  schema: Schema;
+  trainerDefaults: Record<string, unknown>;
+}
+
+export interface DatasetSummary {
+  id: string;
+  name: string;
+  format: string;
+  rows: number;
+  kinds: { text: number; prompt: number; chat: number };
+  /** Rows that could not be read (the first 200), by line. */
+  errors: RowError[];
+  errorCount: number;
+}
+
+export interface DataSettings {
+  evalFraction: number;
+  maskPrompt: boolean;
+  pack: boolean;
+  /** Held-out prompt rows scored by exact match at each eval (0: none). */
+  metricRows: number;
+}
+
+export interface RunRequestData {
+  datasetId: string;
+  method: string;
+  methodConfig: Record<string, unknown>;
+  trainer: Record<string, unknown>;
+  B: number;
+  T: number;
+  seed: number;
+  data: DataSettings;
+  /** Shown in the run list. */
+  label?: string;
+}
+
+export interface EstimateResult {
+  bytes: ByCategory & { total: number };
+  /** The request is valid and its largest buffer fits the device; otherwise `error` says why. */
+  ok: boolean;
+  error?: { name: string; message: string };
+}
+
+export type RunPhase = 'queued' | 'running' | 'done' | 'stopped' | 'failed';
+
+export type RunEvent =
+  | { type: 'run'; id: string; phase: RunPhase; summary?: TrainSummary; error?: { name: string; message: string }; trainableParams?: number; exportFormats?: string[] }
+  | { type: 'train'; id: string; event: TrainEvent };
+
+export interface LoadedBase {
+  model: CausalLM;
+  tokenizer: TextTokenizer;
+  name: string;
+  precision: BasePrecision;
+}
+
+export interface RunHost {
+  gpu(): Promise<Gpu>;
+  exclusive<T>(job: () => Promise<T>): Promise<T>;
+  emit(e: RunEvent): void;
+  /** The loaded base, if any. */
+  base(): LoadedBase | undefined;
+  /** Load the same base again (after a method changed its weights in place). */
+  reloadBase(): Promise<void>;
+}
+
+interface RunRecord {
+  id: string;
+  request: RunRequestData;
+  plan: RunPlan;
+  control: RunControl;
+  phase: RunPhase;
+  files?: ExportFile[];
+  /** The method's export formats; `files` is the first. */
+  exportFormats?: readonly string[];
+  checkpoint?: Uint8Array;
+  summary?: TrainSummary;
+  /** Base it ran on (imports need the same one). */
+  baseName: string;
+}
+
+const errorOf = (e: unknown) => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) });
+
+export class RunManager {
+  private readonly datasets = new Map<string, { summary: DatasetSummary; rows: DatasetRow[] }>();
+  private readonly runs = new Map<string, RunRecord>();
+  private nextId = 1;
+
+  constructor(private readonly host: RunHost) {}
+
+  methods(): { methods: MethodInfo[]; trainer: Schema } {
+    return {
+      methods: listMethods().map((m) => ({ name: m.name, family: m.family, title: m.title, help: m.help, schema: m.schema, trainerDefaults: { ...m.trainerDefaults } })),
+      trainer: TRAINER_SCHEMA,
+    };
+  }
+
+  /** Parse a dataset file's text; unreadable rows are listed, the rest kept. */
+  addDataset(name: string, content: string, mapping?: FieldMapping): DatasetSummary {
+    const parsed = parseDataset(name, content, mapping);
+    const kinds = { text: 0, prompt: 0, chat: 0 };
+    for (const r of parsed.rows) kinds[r.kind]++;
+    const id = `data-${this.nextId++}`;
+    const summary: DatasetSummary = { id, name, format: parsed.format, rows: parsed.rows.length, kinds, errors: parsed.errors.slice(0, 200), errorCount: parsed.errors.length };
+    this.datasets.set(id, { summary, rows: parsed.rows });
+    return summary;
+  }
+
+  private requireBase(): LoadedBase {
+    const b = this.host.base();
+    if (!b) throw new Error('No model is loaded: load a model before training.');
+    return b;
+  }
+
+  private plan(req: RunRequestData, base: LoadedBase, gpu?: Gpu): RunPlan {
+    const limits = gpu ? { maxBufferSize: gpu.adapter.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.adapter.limits.maxStorageBufferBindingSize } : undefined;
+    return planRun(base.model.spec, { method: req.method, methodConfig: req.methodConfig, trainer: req.trainer, B: req.B, T: req.T, precision: base.precision, seed: req.seed }, limits);
+  }
+
+  /** Bytes per ledger category the run would need, and whether it can start; never throws. */
+  async estimate(req: RunRequestData): Promise<EstimateResult> {
+    const empty = { weights: 0, adapter: 0, gradients: 0, optimizer: 0, activations: 0, scratch: 0, total: 0 };
+    try {
+      const base = this.requireBase();
+      const bytes = this.plan(req, base).estimate;
+      try {
+        this.plan(req, base, await this.host.gpu());
+        return { bytes, ok: true };
+      } catch (e) {
+        return { bytes, ok: false, error: errorOf(e) };
+      }
+    } catch (e) {
+      return { bytes: empty, ok: false, error: errorOf(e) };
+    }
+  }
+
+  /** Check the request now (bad input fails here, before any GPU work) and queue the run. */
+  start(req: RunRequestData): string {
+    const base = this.requireBase();
+    const plan = this.plan(req, base);
+    if (!this.datasets.has(req.datasetId)) throw new Error(`no dataset "${req.datasetId}" is loaded`);
+    const id = `run-${this.nextId++}`;
+    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name };
+    this.runs.set(id, rec);
+    this.host.emit({ type: 'run', id, phase: 'queued' });
+    void this.host.exclusive(() => this.execute(rec));
+    return id;
+  }
+
+  private record(id: string): RunRecord {
+    const r = this.runs.get(id);
+    if (!r) throw new Error(`no run "${id}"`);
+    return r;
+  }
+
+  pause(id: string): void {
+    this.record(id).control.pause();
+  }
+
+  resume(id: string): void {
+    this.record(id).control.resume();
+  }
+
+  stop(id: string): void {
+    const r = this.record(id);
+    r.control.stop();
+    if (r.phase === 'queued') this.finish(r, 'stopped');
+  }
+
+  private finish(r: RunRecord, phase: RunPhase, extra: Partial<Extract<RunEvent, { type: 'run' }>> = {}): void {
+    r.phase = phase;
+    this.host.emit({ type: 'run', id: r.id, phase, ...extra });
+  }
+
+  private async execute(r: RunRecord): Promise<void> {
+    if (r.control.stopped) return;
+    let state: Trainable | undefined;
+    let changedBase = false;
+    try {
+      const base = this.requireBase();
+      if (base.name !== r.baseName) throw new Error(`run ${r.id} was planned on ${r.baseName}, but ${base.name} is loaded now`);
+      const gpu = await this.host.gpu();
+      this.plan(r.request, base, gpu); // device limits
+      const ds = this.datasets.get(r.request.datasetId);
+      if (!ds) throw new Error(`no dataset "${r.request.datasetId}" is loaded`);
+      const { B, T, seed, data: d } = r.request;
+      const data = prepareData(ds.rows, base.tokenizer, { B, T, evalFraction: d.evalFraction, seed, maskPrompt: d.maskPrompt, pack: d.pack });
+      gpu.ledger.resetPeak();
+      changedBase = true;
+      state = await r.plan.method.attach(base.model, r.plan.config, { seed, trainer: r.plan.trainer, shape: r.plan.shape, baseModel: base.name, firstBatch: data.train[0] });
+      this.finish(r, 'running', { trainableParams: state.trainableParams, exportFormats: [...state.exportFormats] });
+      const metric = data.evalPrompts.length && d.metricRows > 0
+        ? async () => (await exactMatch(base.model, base.tokenizer, data.evalPrompts, { limit: d.metricRows })).accuracy
+        : undefined;
+      const summary = await train({
+        model: base.model, state, trainer: r.plan.trainer, train: data.train, eval: data.eval, metric, control: r.control,
+        onEvent: (event) => this.host.emit({ type: 'train', id: r.id, event }),
+      });
+      r.files = await state.exportFiles();
+      r.exportFormats = state.exportFormats;
+      r.checkpoint = await saveCheckpoint(state, summary.steps, { method: r.plan.method.name });
+      r.summary = summary;
+      this.finish(r, summary.stopped ? 'stopped' : 'done', { summary });
+    } catch (e) {
+      this.finish(r, 'failed', { error: errorOf(e) });
+    } finally {
+      const inPlace = state?.modifiesBase ?? true;
+      state?.dispose();
+      if (changedBase && inPlace) await this.host.reloadBase();
+    }
+  }
+
+  /** A finished run's files in one of its method's export formats (default: the first). */
+  async exportRun(id: string, format?: string): Promise<ExportFile[]> {
+    const r = this.record(id);
+    if (!r.files) throw new Error(`run ${id} has nothing to export yet (${r.phase})`);
+    if (format === undefined || format === r.exportFormats?.[0]) return r.files;
+    return this.host.exclusive(async () => this.withRun(r, (state) => state.exportFiles(format)));
+  }
+
+  /** Run `job` with a finished run's trained state imported onto the base, then restore it. */
+  async withRun<T>(r: RunRecord | string, job: (state: Trainable, base: LoadedBase) => Promise<T>): Promise<T> {
+    const rec = typeof r === 'string' ? this.record(r) : r;
+    const base = this.requireBase();
+    if (!rec.files) throw new Error(`run ${rec.id} has not finished`);
+    if (base.name !== rec.baseName) throw new Error(`run ${rec.id} was trained on ${rec.baseName}; load that model to use it`);
+    const m = getMethod(rec.plan.method.name);
+    if (!m.importFiles) throw new Error(`${m.name} runs cannot be re-applied`);
+    const state = await m.importFiles(base.model, rec.files, { seed: rec.request.seed, trainer: rec.plan.trainer, shape: rec.plan.shape, baseModel: base.name });
+    try {
+      return await job(state, base);
+    } finally {
+      const inPlace = state.modifiesBase ?? true;
+      state.dispose();
+      if (inPlace) await this.host.reloadBase();
+    }
+  }
+
+  checkpoint(id: string): Uint8Array {
+    const c = this.record(id).checkpoint;
+    if (!c) throw new Error(`run ${id} has no checkpoint yet`);
+    return c;
+  }
+}
