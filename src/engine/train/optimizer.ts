@@ -19,6 +19,12 @@ export function optimizerBytesPerParam(c: Pick<TrainerConfig, 'optimizer' | 'mom
   return c.optimizer === 'adamw' ? 8 : c.momentum > 0 ? 4 : 0;
 }
 
+/** Bytes of optimizer state for `values` trained values (SGD without momentum still binds a
+ *  4-byte placeholder). */
+export function optimizerBytes(values: number, c: Pick<TrainerConfig, 'optimizer' | 'momentum'>): number {
+  return values * optimizerBytesPerParam(c) + (c.optimizer === 'sgd' && c.momentum === 0 ? 4 : 0);
+}
+
 export class Optimizer {
   private readonly state = new Map<string, GpuBuf[]>();
   private t = 0;

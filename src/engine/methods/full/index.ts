@@ -7,7 +7,7 @@ import { zeroByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { firstOrderStep, Optimizer, optimizerBytesPerParam, type TrainParam } from '../../train/optimizer.ts';
+import { firstOrderStep, Optimizer, optimizerBytes, type TrainParam } from '../../train/optimizer.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../schema.ts';
@@ -150,7 +150,7 @@ export const full: MethodDef<typeof FULL_SCHEMA> = registerMethod({
     const m = zeroByCategory();
     m.weights = weightBytes(spec, shape.precision);
     m.gradients = trained * 4 * (trainer.accum > 1 ? 2 : 1);
-    m.optimizer = trained * optimizerBytesPerParam(trainer) + 4;
+    m.optimizer = optimizerBytes(trained, trainer);
     m.activations = activationBytes(spec, shape.B, shape.T, true);
     m.scratch = frozenGradScratch(spec, shape.B, shape.T, allTrained ? 0 : undefined);
     return m;

@@ -8,7 +8,7 @@ import { fillUniform } from '../../kernels/rng.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { firstOrderStep, Optimizer, optimizerBytesPerParam } from '../../train/optimizer.ts';
+import { firstOrderStep, Optimizer, optimizerBytes } from '../../train/optimizer.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../schema.ts';
 import { selectLinears } from '../targets.ts';
@@ -140,14 +140,13 @@ export const lora: MethodDef<typeof LORA_SCHEMA> = registerMethod({
     m.weights = weightBytes(spec, shape.precision);
     m.adapter = params * 4;
     m.gradients = params * 4 * (trainer.accum > 1 ? 2 : 1);
-    m.optimizer = params * optimizerBytesPerParam(trainer) + (trainer.optimizer === 'sgd' && trainer.momentum === 0 ? 4 : 0); // SGD without momentum binds a 4-byte placeholder
+    m.optimizer = optimizerBytes(params + (cfg.dora ? doraSize(spec, cfg, shape.B * shape.T, true, shape.precision !== 'f32').magnitudes : 0), trainer);
     m.activations = activationBytes(spec, shape.B, shape.T, true, rankPerToken);
     m.scratch = frozenGradScratch(spec, shape.B, shape.T);
     if (cfg.dora) {
       const d = doraSize(spec, cfg, shape.B * shape.T, true, shape.precision !== 'f32');
       m.adapter += 2 * d.magnitudes * 4;
       m.gradients += d.magnitudes * 4 * (trainer.accum > 1 ? 2 : 1);
-      m.optimizer += d.magnitudes * optimizerBytesPerParam(trainer);
       m.activations = Math.max(m.activations + d.activations, d.attachTemp);
     }
     return m;

@@ -11,7 +11,7 @@ import { zeroByCategory, type ByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { firstOrderStep, Optimizer, optimizerBytesPerParam } from '../../train/optimizer.ts';
+import { firstOrderStep, Optimizer, optimizerBytes } from '../../train/optimizer.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../schema.ts';
 import type { AttachOptions, ExportFile, MethodDef, RunShape, TrainedTensor, Trainable } from '../types.ts';
@@ -127,7 +127,7 @@ function estimate(spec: ModelSpec, cfg: ShiraConfig, shape: RunShape, trainer: A
   m.weights = weightBytes(spec, shape.precision);
   m.adapter = 3 * 4 * K; // idx, base, delta
   m.gradients = K * 4 * (trainer.accum > 1 ? 2 : 1);
-  m.optimizer = K * optimizerBytesPerParam(trainer) + 4;
+  m.optimizer = optimizerBytes(K, trainer);
   m.activations = activationBytes(spec, shape.B, shape.T, true);
   m.scratch = frozenGradScratch(spec, shape.B, shape.T);
   if (cfg.mask !== 'grad') return m;
