@@ -224,6 +224,10 @@ const api: EngineApi = {
   exportRun(id, format) {
     return runs.exportRun(id, format);
   },
+
+  async restoreRun(id, req, baseName, files, exportFormats) {
+    runs.restore(id, req, baseName, files, exportFormats);
+  },
 };
 
 expose(api);

@@ -121,6 +121,9 @@ export interface EngineApi {
   stopRun(id: string): Promise<void>;
   /** A finished run's files in an export format of its method (default: its first). */
   exportRun(id: string, format?: string): Promise<ExportFile[]>;
+  /** Re-register a run finished before (its default export kept by the page, e.g. across a
+   *  reload) so exportRun and generate({ runId }) work with it; it must match the loaded base. */
+  restoreRun(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: string[]): Promise<void>;
 }
 
 export function errorInfo(e: unknown): ErrorInfo {

@@ -261,6 +261,20 @@ export class RunManager {
     }
   }
 
+  /**
+   * Register a run finished earlier (its files kept by the page, say across a reload) under
+   * `id`, so that export and generation work with it again. It must have trained on the
+   * loaded base.
+   */
+  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[]): void {
+    const base = this.requireBase();
+    if (base.name !== baseName) throw new Error(`run ${id} was trained on ${baseName}; load that model to use it`);
+    const plan = this.plan(req, base);
+    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName });
+    const n = Number(/^run-(\d+)$/.exec(id)?.[1] ?? 0);
+    if (n >= this.nextId) this.nextId = n + 1;
+  }
+
   checkpoint(id: string): Uint8Array {
     const c = this.record(id).checkpoint;
     if (!c) throw new Error(`run ${id} has no checkpoint yet`);

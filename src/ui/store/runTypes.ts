@@ -1,0 +1,59 @@
+// What the page keeps about a training run: built from the worker's 'run' / 'train' events
+// (src/engine/runs.ts), shown by the runs, charts, compare and playground views, and
+// persisted in the browser (IndexedDB) so it is still there after a reload.
+
+import type { RunPhase, RunRequestData } from '../../engine/runs.ts';
+import type { MemoryFields } from '../../engine/train/trainer.ts';
+
+export interface StepPoint {
+  step: number;
+  loss: number;
+  lr: number;
+  tokensPerSec: number;
+  /** Milliseconds since the run started. */
+  wallMs: number;
+  /** Tokens processed so far (B·T·accum per step). */
+  tokens: number;
+  gradNorm?: number;
+  memory: MemoryFields;
+}
+
+export interface EvalPoint {
+  step: number;
+  loss: number;
+  metric?: number;
+}
+
+export interface RunSummaryUI {
+  steps: number;
+  finalLoss: number;
+  evalLoss?: number;
+  metric?: number;
+  peakBytes: number;
+  trainableParams: number;
+  wallMs: number;
+  stopped: boolean;
+}
+
+export interface RunView {
+  /** The worker's run id; stays the key after a reload (the worker's state is gone then). */
+  id: string;
+  /** Editable name shown everywhere. */
+  label: string;
+  request: RunRequestData;
+  /** Base model name and precision it trained on; parameter count for "% of base". */
+  model: { name: string; precision: string; parameters: number };
+  datasetName: string;
+  phase: RunPhase;
+  createdAt: number;
+  steps: StepPoint[];
+  evals: EvalPoint[];
+  trainableParams?: number;
+  exportFormats?: string[];
+  summary?: RunSummaryUI;
+  error?: { name: string; message: string };
+  /** Bytes of the default export (the adapter size), once saved. */
+  exportBytes?: number;
+  /** The run's files are stored in the browser (so export and playground work after a reload). */
+  stored?: boolean;
+}
