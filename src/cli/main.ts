@@ -8,14 +8,14 @@ import { Gpu } from '../engine/gpu/gpu.ts';
 import { nodeHost } from '../engine/gpu/host-node.ts';
 import { fmtBytes } from '../engine/gpu/arena.ts';
 import { kernelSelfTest } from '../engine/selftest.ts';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { readTexts, windows } from '../engine/data/corpus.ts';
+import { windows } from '../engine/data/corpus.ts';
+import { batches as makeBatches, encodeRows, parseDataset } from '../engine/data/dataset.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import { loadModel } from '../engine/model/load.ts';
+import { ConfigError } from '../engine/methods/schema.ts';
 import { Flags, UsageError } from './args.ts';
 import { precisionFlag, progressPrinter } from './common.ts';
-import { estimate, methodsCommand, trainCommand } from './train.ts';
+import { estimate, methodsCommand, readDataFile, trainCommand } from './train.ts';
 import { resolveModel } from './sources.ts';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
@@ -100,27 +100,24 @@ async function evaluate(argv: string[]): Promise<void> {
   const dataPath = f.string('data');
   const T = f.number('seq', 128, (n) => Number.isInteger(n) && n > 1, 'an integer > 1');
   const B = f.number('batch', 4, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
-  let content: string;
-  try {
-    content = readFileSync(dataPath, 'utf8');
-  } catch (e) {
-    throw new UsageError(`--data ${dataPath}: cannot read it (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const { texts, errors } = readTexts(basename(dataPath), content);
+  const { name: dataName, content } = readDataFile(dataPath);
+  const parsed = parseDataset(dataName, content);
+  const errors = parsed.errors;
   for (const e of errors) {
     if (json) console.log(JSON.stringify({ type: 'row-error', file: dataPath, ...e }));
     else process.stderr.write(`${dataPath}:${e.line}: ${e.message} (skipped)\n`);
   }
-  if (texts.length === 0) throw new UsageError(`--data ${dataPath}: no text to evaluate`);
+  // Text rows are scored as one stream of documents joined by EOS; prompt and chat rows on
+  // their completions / assistant turns, one row per sequence.
+  const texts = parsed.rows.flatMap((r) => (r.kind === 'text' ? [r.text] : []));
+  const others = parsed.rows.filter((r) => r.kind !== 'text');
+  if (parsed.rows.length === 0) throw new UsageError(`--data ${dataPath}: no rows to evaluate`);
   const { gpu, model, tokenizer } = await openModel(f, json);
   f.finish();
   try {
     const seq = Math.min(T, model.spec.maxPositions);
+    const batchesToScore: { ids: ArrayLike<number>; targets: ArrayLike<number>; mask: ArrayLike<number>; B: number; T: number }[] = [];
     const wins = windows(texts.map((t) => tokenizer.encode(t)), seq, tokenizer.eosIds[0]);
-    let lossSum = 0;
-    let tokens = 0;
-    gpu.ledger.resetPeak();
-    const t0 = performance.now();
     for (let i = 0; i < wins.length; i += B) {
       const batch = wins.slice(i, i + B);
       const len = Math.max(...batch.map((w) => w.length)) - 1;
@@ -135,16 +132,27 @@ async function evaluate(argv: string[]): Promise<void> {
           mask.push(ok ? 1 : 0);
         }
       }
-      const r = await model.loss(ids, targets, mask, batch.length, len);
+      batchesToScore.push({ ids, targets, mask, B: batch.length, T: len });
+    }
+    if (others.length) {
+      const { examples } = encodeRows(others, tokenizer, { maxTokens: seq + 1, maskPrompt: true, useChatTemplate: true });
+      for (const b of makeBatches(examples, B, seq, { pack: false, padId: tokenizer.eosIds[0] ?? 0 })) if (b.tokens > 0) batchesToScore.push({ ...b, B, T: seq });
+    }
+    let lossSum = 0;
+    let tokens = 0;
+    gpu.ledger.resetPeak();
+    const t0 = performance.now();
+    for (const [i, b] of batchesToScore.entries()) {
+      const r = await model.loss(b.ids, b.targets, b.mask, b.B, b.T);
       lossSum += r.loss * r.tokens;
       tokens += r.tokens;
-      if (json) console.log(JSON.stringify({ type: 'progress', windows: Math.min(i + B, wins.length), of: wins.length }));
+      if (json) console.log(JSON.stringify({ type: 'progress', batches: i + 1, of: batchesToScore.length }));
     }
     const loss = lossSum / Math.max(1, tokens);
     const ms = performance.now() - t0;
     const peakBytes = gpu.ledger.snapshot().totalPeak;
-    if (json) console.log(JSON.stringify({ type: 'eval', loss, perplexity: Math.exp(loss), tokens, windows: wins.length, skippedRows: errors.length, ms, peakBytes }));
-    else console.log(`loss ${loss.toFixed(4)}  perplexity ${Math.exp(loss).toFixed(2)}  over ${tokens} tokens in ${wins.length} windows of ${seq} (${(ms / 1000).toFixed(1)} s), peak ${(peakBytes / 2 ** 20).toFixed(2)} MiB`);
+    if (json) console.log(JSON.stringify({ type: 'eval', loss, perplexity: Math.exp(loss), tokens, batches: batchesToScore.length, skippedRows: errors.length, ms, peakBytes }));
+    else console.log(`loss ${loss.toFixed(4)}  perplexity ${Math.exp(loss).toFixed(2)}  over ${tokens} tokens in ${batchesToScore.length} batches of up to ${B}×${seq} (${(ms / 1000).toFixed(1)} s), peak ${(peakBytes / 2 ** 20).toFixed(2)} MiB`);
   } finally {
     model.dispose();
     gpu.destroy();
@@ -208,6 +216,7 @@ main(process.argv.slice(2)).then(
     const err = e instanceof Error ? e : new Error(String(e));
     process.stderr.write(`${err.name}: ${err.message}\n`);
     if (err instanceof UsageError) process.stderr.write(USAGE);
-    process.exit(err instanceof UsageError ? 2 : 1);
+    // Bad flags or options (the method and trainer schemas' ConfigError) are usage errors too.
+    process.exit(err instanceof UsageError || err instanceof ConfigError ? 2 : 1);
   },
 );

@@ -43,7 +43,8 @@ function readSchemaFlags(f: Flags, schema: Schema): Record<string, unknown> {
   return out;
 }
 
-function readDataFile(spec: string): { name: string; content: string } {
+/** A dataset file's name and text: a path, or builtin:<name> (public/datasets/<name>.jsonl). */
+export function readDataFile(spec: string): { name: string; content: string } {
   if (spec.startsWith('builtin:')) {
     const name = spec.slice(8);
     const file = join(DATASETS, `${name}.jsonl`);
