@@ -45,7 +45,7 @@ export const createGpuSlice: StateCreator<Store, [], [], GpuSlice> = (set, get) 
           else if (e.type === 'lost') set({ gpuStatus: 'error', gpuError: { name: 'DeviceLostError', message: `GPU device lost (${e.reason}): ${e.message}` } });
           else if (e.type === 'error') set((s) => ({ deviceMessages: [...s.deviceMessages.slice(-9), `${e.kind}: ${e.message}`] }));
           else if (e.type === 'load' || e.type === 'token' || e.type === 'download') get().onModelEvent(e);
-          // 'run' and 'train' events: the runs view subscribes to them (issue 5).
+          else if (e.type === 'run' || e.type === 'train') get().onRunEvent(e);
         }),
       );
     } catch (e) {
