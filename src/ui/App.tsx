@@ -1,8 +1,13 @@
 import { useEffect } from 'react';
+import { ChartsPanel } from './charts/ChartsPanel.tsx';
+import { ComparePanel } from './ComparePanel.tsx';
+import { DataPanel } from './DataPanel.tsx';
 import { GpuPanel } from './GpuPanel.tsx';
 import { LedgerTable } from './LedgerTable.tsx';
+import { MethodPanel } from './MethodPanel.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { Playground } from './Playground.tsx';
+import { RunsPanel } from './RunsPanel.tsx';
 import { SelfTest } from './SelfTest.tsx';
 import { useStore } from './store/index.ts';
 
@@ -21,6 +26,14 @@ export function App() {
           A fine-tuning studio that runs on your own GPU in this browser tab, through WebGPU. Models, data and
           adapters stay on this machine: nothing is uploaded.
         </p>
+        {status === 'ready' && (
+          <ol className="steps-guide" aria-label="How to fine-tune">
+            <li>Load a model</li>
+            <li>Pick a dataset</li>
+            <li>Choose a method and its settings</li>
+            <li>Start runs and watch them train</li>
+          </ol>
+        )}
       </header>
       <main>
         {status === 'idle' || status === 'probing' ? (
@@ -29,11 +42,17 @@ export function App() {
           </section>
         ) : status === 'ready' ? (
           <>
+            <ModelPanel />
+            <DataPanel />
+            <MethodPanel />
+            <RunsPanel />
+            <ChartsPanel />
+            <Playground />
+            <h2 className="section-title">Your GPU</h2>
             <GpuPanel />
             <SelfTest />
             <LedgerTable />
-            <ModelPanel />
-            <Playground />
+            <ComparePanel />
           </>
         ) : (
           <Unavailable />

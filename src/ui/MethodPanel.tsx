@@ -58,8 +58,7 @@ export function MethodPanel() {
 
   if (status === 'error') return <section className="panel problem">Could not list the methods: {methodsError?.message}</section>;
   if (!info || !trainerSchema || !draft) return <section className="panel" aria-busy="true">Loading methods…</section>;
-  const mainTrainer = Object.keys(trainerSchema).filter((k) => !MAIN_TRAINER.includes(k));
-  const moreTrainer = Object.keys(trainerSchema).filter((k) => MAIN_TRAINER.includes(k));
+  const notMain = Object.keys(trainerSchema).filter((k) => !MAIN_TRAINER.includes(k));
 
   return (
     <section className="panel wide" aria-labelledby="method-title" data-testid="method-panel">
@@ -101,10 +100,10 @@ export function MethodPanel() {
           <h3>Batch and steps</h3>
           <SchemaForm schema={SHAPE_FIELDS} values={shapeValues} errors={draft.shape.errors} onChange={onShape} idPrefix="shape" />
           <h3>Trainer</h3>
-          <SchemaForm schema={trainerSchema} values={trainerValues} errors={draft.trainer.errors} onChange={setTrainer} idPrefix="tr" hide={mainTrainer} tags={tags} />
+          <SchemaForm schema={trainerSchema} values={trainerValues} errors={draft.trainer.errors} onChange={setTrainer} idPrefix="tr" hide={notMain} tags={tags} />
           <details>
             <summary>More trainer settings</summary>
-            <SchemaForm schema={trainerSchema} values={trainerValues} errors={draft.trainer.errors} onChange={setTrainer} idPrefix="tr" hide={moreTrainer} tags={tags} />
+            <SchemaForm schema={trainerSchema} values={trainerValues} errors={draft.trainer.errors} onChange={setTrainer} idPrefix="tr" hide={MAIN_TRAINER} tags={tags} />
           </details>
         </div>
       </div>

@@ -1,0 +1,56 @@
+import { memo, useMemo, useState } from 'react';
+import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { fmtBytes } from '../../engine/gpu/arena.ts';
+import { LEDGER_CATEGORIES } from '../../engine/gpu/ledger.ts';
+import { CATEGORY_COLORS } from '../MethodPanel.tsx';
+import { useChartRuns } from './useChartRuns.ts';
+import { strideIndices, X_LABELS, xOf, type XAxisKind } from './series.ts';
+
+const fmtX = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.toPrecision(4)).toString());
+
+/** Live GPU bytes of one shown run at each step, stacked by ledger category. */
+export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKind }) {
+  const runs = useChartRuns();
+  const [picked, setPicked] = useState<string>();
+  const run = runs.find((r) => r.id === picked) ?? runs.at(-1);
+  const data = useMemo(() => {
+    if (!run) return [];
+    return strideIndices(run.steps.length).map((i) => {
+      const p = run.steps[i];
+      return { x: xOf(p, xKind), ...Object.fromEntries(LEDGER_CATEGORIES.map((c) => [c, p.memory[c]])), total: p.memory.total, peak: p.memory.peak };
+    });
+  }, [run, xKind]);
+  const maxTotal = data.reduce((a, d) => Math.max(a, d.total), 0);
+  return (
+    <figure className="chart" data-testid="memory-chart" data-points={data.length} data-max-total={maxTotal}>
+      <figcaption>
+        GPU memory by category{' '}
+        <label className="field inline">
+          <span className="visually-hidden">Run shown in the memory chart</span>
+          <select value={run?.id ?? ''} onChange={(e) => setPicked(e.target.value)} disabled={runs.length < 2}>
+            {runs.map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </figcaption>
+      <ResponsiveContainer width="100%" height={240}>
+        <AreaChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+          <CartesianGrid stroke="#edf0f3" />
+          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmtX} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} />
+          <YAxis tickFormatter={(v: number) => fmtBytes(v)} width={72} />
+          <Tooltip formatter={(v) => (typeof v === 'number' ? fmtBytes(v) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmtX(Number(x))}`} />
+          <Legend verticalAlign="top" height={24} />
+          {LEDGER_CATEGORIES.map((c) => (
+            <Area key={c} type="stepAfter" dataKey={c} stackId="mem" stroke={CATEGORY_COLORS[c]} fill={CATEGORY_COLORS[c]} fillOpacity={0.6} isAnimationActive={false} />
+          ))}
+        </AreaChart>
+      </ResponsiveContainer>
+      <p className="muted small" data-testid="memory-latest">
+        {run?.steps.length ? `${run.label}: ${fmtBytes(run.steps.at(-1)?.memory.total ?? 0)} live, ${fmtBytes(run.steps.at(-1)?.memory.peak ?? 0)} peak` : 'No steps yet.'}
+      </p>
+    </figure>
+  );
+});

@@ -1,0 +1,33 @@
+import { memo, useMemo } from 'react';
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { useStore } from '../store/index.ts';
+import { useChartRuns } from './useChartRuns.ts';
+import { colorOf, strideIndices, X_LABELS, xOf, type XAxisKind } from './series.ts';
+
+const fmt = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.toPrecision(4)).toString());
+
+/** Tokens per second at each step of each shown run. */
+export const ThroughputChart = memo(function ThroughputChart({ xKind }: { xKind: XAxisKind }) {
+  const runs = useChartRuns();
+  const order = useStore((s) => s.runOrder);
+  const series = useMemo(
+    () => runs.map((r) => ({ r, color: colorOf(order, r.id), data: strideIndices(r.steps.length).map((i) => ({ x: xOf(r.steps[i], xKind), y: r.steps[i].tokensPerSec })) })),
+    [runs, xKind, order],
+  );
+  return (
+    <figure className="chart" data-testid="throughput-chart" data-points={runs.reduce((a, r) => a + r.steps.length, 0)}>
+      <figcaption>Tokens per second</figcaption>
+      <ResponsiveContainer width="100%" height={240}>
+        <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+          <CartesianGrid stroke="#edf0f3" />
+          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmt} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} allowDuplicatedCategory={false} />
+          <YAxis tickFormatter={fmt} width={56} />
+          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(0) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmt(Number(x))}`} />
+          {series.map(({ r, data, color }) => (
+            <Line key={r.id} data={data} dataKey="y" name={r.label} stroke={color} dot={false} strokeWidth={2} isAnimationActive={false} />
+          ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </figure>
+  );
+});
