@@ -57,20 +57,20 @@ export function compareRow(r: RunView): CompareRow {
   };
 }
 
-type Col = { key: keyof CompareRow; title: string; fmt: (r: CompareRow) => string; numeric: boolean };
+type Col = { key: keyof CompareRow; title: string; long?: string; fmt: (r: CompareRow) => string; numeric: boolean };
 const num = (x: number | undefined, d: number) => (x === undefined ? '–' : x.toFixed(d));
 const COLS: Col[] = [
   { key: 'label', title: 'Run', fmt: (r) => r.label, numeric: false },
   { key: 'method', title: 'Method', fmt: (r) => r.method, numeric: false },
-  { key: 'params', title: 'Trainable params', fmt: (r) => (r.params === undefined ? '–' : r.params.toLocaleString('en-US')), numeric: true },
-  { key: 'pctBase', title: '% of base', fmt: (r) => (r.pctBase === undefined ? '–' : `${r.pctBase < 0.1 ? r.pctBase.toFixed(3) : r.pctBase.toFixed(2)} %`), numeric: true },
-  { key: 'peakBytes', title: 'Peak memory', fmt: (r) => formatBytes(r.peakBytes), numeric: true },
-  { key: 'tokensPerSec', title: 'Tokens/s', fmt: (r) => num(r.tokensPerSec, 1), numeric: true },
-  { key: 'trainLoss', title: 'Final train loss', fmt: (r) => num(r.trainLoss, 4), numeric: true },
-  { key: 'evalLoss', title: 'Eval loss', fmt: (r) => num(r.evalLoss, 4), numeric: true },
-  { key: 'metric', title: 'Metric', fmt: (r) => (r.metric === undefined ? '–' : `${(100 * r.metric).toFixed(1)} %`), numeric: true },
-  { key: 'adapterBytes', title: 'Adapter size', fmt: (r) => formatBytes(r.adapterBytes), numeric: true },
-  { key: 'wallMs', title: 'Wall time', fmt: (r) => (r.wallMs === undefined ? '–' : `${(r.wallMs / 1000).toFixed(1)} s`), numeric: true },
+  { key: 'params', title: 'Trainable', long: 'Trainable parameters', fmt: (r) => (r.params === undefined ? '–' : r.params.toLocaleString('en-US')), numeric: true },
+  { key: 'pctBase', title: '% of base', long: 'Trainable parameters as a share of the base model\'s', fmt: (r) => (r.pctBase === undefined ? '–' : `${r.pctBase < 0.1 ? r.pctBase.toFixed(3) : r.pctBase.toFixed(2)} %`), numeric: true },
+  { key: 'peakBytes', title: 'Peak mem', long: 'Peak GPU memory (ledger)', fmt: (r) => formatBytes(r.peakBytes), numeric: true },
+  { key: 'tokensPerSec', title: 'Tok/s', long: 'Training tokens per second over the run', fmt: (r) => num(r.tokensPerSec, 1), numeric: true },
+  { key: 'trainLoss', title: 'Train loss', long: 'Final training loss', fmt: (r) => num(r.trainLoss, 4), numeric: true },
+  { key: 'evalLoss', title: 'Eval loss', long: 'Held-out loss at the last eval', fmt: (r) => num(r.evalLoss, 4), numeric: true },
+  { key: 'metric', title: 'Metric', long: 'Exact match on held-out prompts', fmt: (r) => (r.metric === undefined ? '–' : `${(100 * r.metric).toFixed(1)} %`), numeric: true },
+  { key: 'adapterBytes', title: 'Adapter', long: 'Size of the default export', fmt: (r) => formatBytes(r.adapterBytes), numeric: true },
+  { key: 'wallMs', title: 'Wall', long: 'Wall-clock time of the run', fmt: (r) => (r.wallMs === undefined ? '–' : `${(r.wallMs / 1000).toFixed(1)} s`), numeric: true },
 ];
 
 /** Points not beaten on both axes by another (lower is better on both), by x. */
@@ -143,6 +143,8 @@ function CompareView({ runs }: { runs: RunView[] }) {
                 <th key={c.key} scope="col" aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'} style={c.numeric ? { textAlign: 'right' } : undefined}>
                   <button
                     type="button"
+                    title={c.long ? `${c.long}: sort` : 'Sort'}
+                    aria-label={c.long ?? c.title}
                     onClick={() => setSort((s) => ({ key: c.key, dir: s.key === c.key ? (s.dir === 1 ? -1 : 1) : 1 }))}
                     style={{ background: 'none', color: 'inherit', border: 'none', padding: 0, fontWeight: 700, whiteSpace: 'nowrap' }}
                   >
@@ -158,7 +160,7 @@ function CompareView({ runs }: { runs: RunView[] }) {
               <tr key={r.id} data-run={r.id}>
                 {COLS.map((c) =>
                   c.key === 'label' ? (
-                    <th key={c.key} scope="row" data-col={c.key} style={{ fontWeight: 600 }}>
+                    <th key={c.key} scope="row" data-col={c.key} style={{ fontWeight: 600, whiteSpace: 'nowrap' }}>
                       {c.fmt(r)}
                     </th>
                   ) : (
@@ -204,14 +206,14 @@ function Pareto({ rows }: { rows: CompareRow[] }) {
         </select>
       </label>
       <div role="img" aria-labelledby="pareto-title" aria-describedby="pareto-desc">
-        <ScatterChart responsive style={{ width: '100%', height: 280 }} margin={{ top: 16, right: 24, bottom: 20, left: 8 }}>
+        <ScatterChart responsive style={{ width: '100%', height: 280 }} margin={{ top: 16, right: 40, bottom: 20, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" />
-          <XAxis type="number" dataKey="x" name={xName} tickFormatter={fmtX} domain={['auto', 'auto']} label={{ value: xName, position: 'insideBottom', offset: -12 }} />
-          <YAxis type="number" dataKey="y" name={yName} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={64} />
+          <XAxis type="number" dataKey="x" name={xName} padding={{ left: 24, right: 24 }} tickFormatter={fmtX} domain={['auto', 'auto']} label={{ value: xName, position: 'insideBottom', offset: -12 }} />
+          <YAxis type="number" dataKey="y" name={yName} domain={['auto', 'auto']} padding={{ top: 20, bottom: 12 }} tickFormatter={(v: number) => v.toFixed(3)} width={64} />
           <Tooltip formatter={(v, name) => (name === xName ? fmtX(Number(v)) : Number(v).toFixed(4))} />
           <Legend verticalAlign="top" height={24} />
           <Scatter name="Runs" data={points} fill="#2b59c3" isAnimationActive={false}>
-            <LabelList dataKey="label" position="right" style={{ fontSize: 11, fill: '#1d2430' }} />
+            <LabelList dataKey="label" position="top" offset={8} style={{ fontSize: 11, fill: '#1d2430' }} />
           </Scatter>
           <Scatter name="Pareto front" data={front} fill="#d9480f" line={{ stroke: '#d9480f', strokeDasharray: '4 3' }} shape="diamond" isAnimationActive={false} />
         </ScatterChart>
