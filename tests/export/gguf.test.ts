@@ -61,7 +61,7 @@ function readGgufHere(bytes: Uint8Array) {
     const t = u32();
     kv.set(k, { type: t, value: value(t) });
   }
-  const infos = [];
+  const infos: { name: string; dims: number[]; type: number; offset: number }[] = [];
   for (let i = 0; i < nT; i++) {
     const name = str();
     const nd = u32();
@@ -83,7 +83,8 @@ async function hfParse(bytes: Uint8Array) {
   const dir = mkdtempSync(join(tmpdir(), 'webtune-gguf-'));
   const p = join(dir, 'a.gguf');
   writeFileSync(p, bytes);
-  return gguf(p, { allowLocalFile: true, typedMetadata: true });
+  const r = await gguf(p, { allowLocalFile: true, typedMetadata: true });
+  return { ...r, metadata: r.metadata as unknown as Record<string, unknown>, typedMetadata: r.typedMetadata as unknown as Record<string, unknown> };
 }
 
 /** llama.cpp's permute written as a generic reshape / swapaxes on index tuples. */
