@@ -25,7 +25,11 @@ test('trains a LoRA and a MeZO run on the built-in model and charts them', async
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
-  const shot = (name: string) => page.screenshot({ path: info.outputPath(name), fullPage: true });
+  // What a 1280×800 window shows with `testId`'s panel at the top.
+  const shot = async (name: string, testId?: string) => {
+    if (testId) await page.getByTestId(testId).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: info.outputPath(name) });
+  };
   await page.goto('/');
   await expect(page.getByTestId('gpu-panel')).toBeVisible();
   await expect(page.getByTestId('memory-bar')).toHaveAttribute('data-state', 'no-model');
@@ -49,6 +53,7 @@ test('trains a LoRA and a MeZO run on the built-in model and charts them', async
   await expect(page.getByTestId('dataset-rows')).toHaveText('480');
   await expect(page.getByTestId('dataset-kinds')).toContainText('480 prompt/completion');
   await page.getByLabel('Exact-match rows').fill('0');
+  await shot('train-1-setup.png');
 
   // LoRA (the default method) from the schema-generated form.
   await expect(page.getByTestId('method-select')).toHaveValue('lora');
@@ -94,7 +99,7 @@ test('trains a LoRA and a MeZO run on the built-in model and charts them', async
   const mezo = rows.filter({ hasText: 'mezo' }).first();
   await expect(lora).toHaveAttribute('data-phase', /running|done/, { timeout: 60_000 });
   await expect(lora).toHaveAttribute('data-step', /[1-9]/, { timeout: 120_000 });
-  await shot('train-4-running.png');
+  await shot('train-4-running.png', 'runs-panel');
   await expect(lora).toHaveAttribute('data-phase', 'done', { timeout: 150_000 });
   await expect(mezo).toHaveAttribute('data-phase', 'done', { timeout: 150_000 });
 
@@ -122,7 +127,32 @@ test('trains a LoRA and a MeZO run on the built-in model and charts them', async
   await expect(mem.locator('.recharts-area').first()).toBeVisible();
   expect(Number(await page.getByTestId('throughput-chart').getAttribute('data-points'))).toBe(10);
 
-  await shot('train-5-done.png');
+  // Pause / Resume / Stop on a longer run (a one-value sweep over the learning rate).
+  await field(page, 'tr-steps', '400');
+  await page.getByLabel('Values').fill('1e-3');
+  await page.getByTestId('queue-sweep').click();
+  await expect(rows).toHaveCount(3);
+  const long = rows.nth(2);
+  await expect(long).toHaveAttribute('data-step', /^[1-9]/, { timeout: 60_000 });
+  await long.getByRole('button', { name: /^Pause/ }).click();
+  await expect(long).toHaveAttribute('data-phase', 'paused');
+  const at = await long.getAttribute('data-step');
+  await page.waitForTimeout(1500);
+  await expect(long).toHaveAttribute('data-step', at ?? '');
+  await long.getByRole('button', { name: /^Resume/ }).click();
+  await expect(long).toHaveAttribute('data-phase', 'running');
+  await expect.poll(async () => Number(await long.getAttribute('data-step'))).toBeGreaterThan(Number(at));
+  await long.getByRole('button', { name: /^Stop/ }).click();
+  await expect(long).toHaveAttribute('data-phase', 'stopped');
+
+  // A preset fills the form and says what it needs from the model panel (QLoRA: a q4 base).
+  await page.getByRole('button', { name: 'QLoRA r=8 on attention' }).click();
+  await expect(page.locator('#m-lora-targets')).toHaveValue('q_proj, k_proj, v_proj, o_proj');
+  await expect(page.getByTestId('preset-note')).toContainText('q4');
+  await expect(page.getByTestId('preset-note')).toContainText('loaded as f32');
+
+  await shot('train-5-done.png', 'runs-panel');
+  await shot('train-5b-charts.png', 'charts-panel');
   await page.getByTestId('charts-panel').screenshot({ path: info.outputPath('train-6-charts.png') });
   expect(errors).toEqual([]);
 });

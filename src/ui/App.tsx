@@ -47,12 +47,16 @@ export function App() {
             <MethodPanel />
             <RunsPanel />
             <ChartsPanel />
-            <Playground />
-            <h2 className="section-title">Your GPU</h2>
-            <GpuPanel />
-            <SelfTest />
-            <LedgerTable />
             <ComparePanel />
+            <div className="span-all">
+              <Playground />
+            </div>
+            <h2 className="section-title">Your GPU</h2>
+            <div className="gpu-row">
+              <GpuPanel />
+              <SelfTest />
+              <LedgerTable />
+            </div>
           </>
         ) : (
           <Unavailable />

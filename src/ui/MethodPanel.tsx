@@ -50,7 +50,7 @@ export function MethodPanel() {
   const info = methods.find((m) => m.name === method);
   const configValues = useMemo(() => (info ? effective(info.schema, configEdits) : {}), [info, configEdits]);
   const trainerValues = useMemo(() => (info && trainerSchema ? trainerRaw({ methodInfo: info, trainerSchema, trainerShared, trainerOwn }) : {}), [info, trainerSchema, trainerShared, trainerOwn]);
-  const tags = useMemo(() => Object.fromEntries(Object.keys(info?.trainerDefaults ?? {}).map((k) => [k, `${method}'s own`])), [info, method]);
+  const tags = useMemo(() => Object.fromEntries(Object.keys(info?.trainerDefaults ?? {}).map((k) => [k, 'per method'])), [info, method]);
   const onConfig = useCallback((k: string, v: Raw) => setConfig(method, k, v), [setConfig, method]);
   const onShape = useCallback((k: string, v: Raw) => setShape(k === 'B' || k === 'T' || k === 'seed' ? k : 'seed', String(v)), [setShape]);
   const shapeValues = useMemo(() => ({ ...shape }), [shape]);
@@ -133,7 +133,7 @@ export function MemoryBar() {
   const state = !modelReady ? 'no-model' : draft?.problem ? 'invalid' : !estimate ? 'pending' : estimate.ok ? 'ok' : 'error';
   const total = estimate?.bytes.total ?? 0;
   return (
-    <div className={`memory-bar ${state}`} data-testid="memory-bar" data-state={state} data-total={total} data-fresh={fresh ? 'true' : 'false'} aria-live="polite">
+    <div className={`memory-bar mb-${state}`} data-testid="memory-bar" data-state={state} data-total={total} data-fresh={fresh ? 'true' : 'false'} aria-live="polite">
       <h3>Pre-flight memory estimate</h3>
       {state === 'no-model' && <p className="muted">Load a model (step 1) to see how much GPU memory this run needs.</p>}
       {state === 'invalid' && <p className="problem" role="alert">Fix the settings first: {draft?.problem}</p>}

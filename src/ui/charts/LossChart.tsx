@@ -1,5 +1,5 @@
 import { memo, useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from '../store/index.ts';
 import { useChartRuns } from './useChartRuns.ts';
 import { colorOf, evalSeries, lossSeries, X_LABELS, type XAxisKind } from './series.ts';
@@ -14,14 +14,13 @@ export const LossChart = memo(function LossChart({ xKind, smooth, logY }: { xKin
   const points = runs.reduce((a, r) => a + r.steps.length, 0);
   return (
     <figure className="chart" data-testid="loss-chart" data-points={points} data-runs={runs.length}>
-      <figcaption>Loss</figcaption>
+      <figcaption>Loss{smooth > 0 ? ' (train smoothed)' : ''}</figcaption>
       <ResponsiveContainer width="100%" height={240}>
         <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
-          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmt} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} allowDuplicatedCategory={false} />
+          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmt} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} allowDuplicatedCategory={false} padding={{ left: 4, right: 10 }} />
           <YAxis type="number" scale={logY ? 'log' : 'linear'} domain={['auto', 'auto']} allowDataOverflow={logY} tickFormatter={fmt} width={56} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmt(Number(x))}`} />
-          <Legend verticalAlign="top" height={24} />
           {series.map(({ r, train, color }) => (
             <Line key={`${r.id}-train`} data={train} dataKey="y" name={r.label} stroke={color} dot={false} strokeWidth={2} isAnimationActive={false} />
           ))}
@@ -30,6 +29,20 @@ export const LossChart = memo(function LossChart({ xKind, smooth, logY }: { xKin
           )}
         </LineChart>
       </ResponsiveContainer>
+      <ul className="chart-legend" aria-hidden="true">
+        {series.map(({ r, color }) => (
+          <li key={r.id}>
+            <span className="line" style={{ borderColor: color }} />
+            {r.label}
+          </li>
+        ))}
+        {series.some((x) => x.evals.length) && (
+          <li className="muted">
+            <span className="line dashed" style={{ borderColor: '#5b6472' }} />
+            eval (held out)
+          </li>
+        )}
+      </ul>
       <ul className="visually-hidden" data-testid="loss-summary">
         {runs.map((r) => (
           <li key={r.id} data-run={r.id} data-points={r.steps.length} data-first={r.steps[0]?.loss ?? ''} data-last={r.steps.at(-1)?.loss ?? ''}>

@@ -1,10 +1,18 @@
 import { memo, useMemo, useState } from 'react';
-import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { fmtBytes } from '../../engine/gpu/arena.ts';
 import { LEDGER_CATEGORIES } from '../../engine/gpu/ledger.ts';
 import { CATEGORY_COLORS } from '../MethodPanel.tsx';
 import { useChartRuns } from './useChartRuns.ts';
 import { strideIndices, X_LABELS, xOf, type XAxisKind } from './series.ts';
+
+/** "976 KiB", "1.9 MiB": three significant digits at most, for axis ticks. */
+function shortBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024, i++);
+  return `${Number(n.toPrecision(3))} ${units[i]}`;
+}
 
 const fmtX = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.toPrecision(4)).toString());
 
@@ -12,7 +20,8 @@ const fmtX = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.
 export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKind }) {
   const runs = useChartRuns();
   const [picked, setPicked] = useState<string>();
-  const run = runs.find((r) => r.id === picked) ?? runs.at(-1);
+  // The run picked, else the one training now, else the latest with steps.
+  const run = runs.find((r) => r.id === picked) ?? runs.find((r) => r.phase === 'running') ?? [...runs].reverse().find((r) => r.steps.length > 0) ?? runs.at(-1);
   const data = useMemo(() => {
     if (!run) return [];
     return strideIndices(run.steps.length).map((i) => {
@@ -39,15 +48,22 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
       <ResponsiveContainer width="100%" height={240}>
         <AreaChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
-          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmtX} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} />
-          <YAxis tickFormatter={(v: number) => fmtBytes(v)} width={72} />
+          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmtX} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} padding={{ left: 4, right: 8 }} />
+          <YAxis tickFormatter={shortBytes} width={76} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? fmtBytes(v) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmtX(Number(x))}`} />
-          <Legend verticalAlign="top" height={24} />
           {LEDGER_CATEGORIES.map((c) => (
             <Area key={c} type="stepAfter" dataKey={c} stackId="mem" stroke={CATEGORY_COLORS[c]} fill={CATEGORY_COLORS[c]} fillOpacity={0.6} isAnimationActive={false} />
           ))}
         </AreaChart>
       </ResponsiveContainer>
+      <ul className="chart-legend" aria-hidden="true">
+        {[...LEDGER_CATEGORIES].reverse().map((c) => (
+          <li key={c}>
+            <span className="swatch" style={{ background: CATEGORY_COLORS[c] }} />
+            {c}
+          </li>
+        ))}
+      </ul>
       <p className="muted small" data-testid="memory-latest">
         {run?.steps.length ? `${run.label}: ${fmtBytes(run.steps.at(-1)?.memory.total ?? 0)} live, ${fmtBytes(run.steps.at(-1)?.memory.peak ?? 0)} peak` : 'No steps yet.'}
       </p>

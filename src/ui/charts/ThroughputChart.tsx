@@ -20,7 +20,7 @@ export const ThroughputChart = memo(function ThroughputChart({ xKind }: { xKind:
       <ResponsiveContainer width="100%" height={240}>
         <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
-          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmt} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} allowDuplicatedCategory={false} />
+          <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmt} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} allowDuplicatedCategory={false} padding={{ left: 4, right: 10 }} />
           <YAxis tickFormatter={fmt} width={56} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(0) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmt(Number(x))}`} />
           {series.map(({ r, data, color }) => (
