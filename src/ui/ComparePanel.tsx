@@ -4,7 +4,7 @@
 // side-by-side playground (RunPlayground).
 
 import { useEffect, useMemo, useState } from 'react';
-import { CartesianGrid, LabelList, Legend, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, LabelList, Legend, type LabelProps, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { ExportButtons } from './ExportButtons.tsx';
 import { formatBytes } from './persist.ts';
@@ -182,6 +182,23 @@ function CompareView({ runs }: { runs: RunView[] }) {
   );
 }
 
+/** Labels of points: each run's name above it on one line (the default label wraps to the
+ *  symbol's width), running right of points in the left half of the x range, left of the others. */
+function pointLabels(xs: readonly number[]) {
+  const mid = (Math.min(...xs) + Math.max(...xs)) / 2;
+  return function PointLabel(p: LabelProps) {
+    const vb = p.viewBox;
+    if (!vb || !('x' in vb) || vb.x === undefined || vb.y === undefined) return null;
+    const left = xs.length < 2 || xs[Number(p.index ?? 0)] <= mid;
+    const cx = vb.x + (vb.width ?? 0) / 2;
+    return (
+      <text x={left ? cx - 4 : cx + 4} y={vb.y - 6} textAnchor={left ? 'start' : 'end'} fontSize={11} fill="#1d2430">
+        {String(p.value ?? '')}
+      </text>
+    );
+  };
+}
+
 function Pareto({ rows }: { rows: CompareRow[] }) {
   const [axis, setAxis] = useState<'peakBytes' | 'params'>('peakBytes');
   const haveEval = rows.some((r) => r.evalLoss !== undefined);
@@ -213,7 +230,7 @@ function Pareto({ rows }: { rows: CompareRow[] }) {
           <Tooltip formatter={(v, name) => (name === xName ? fmtX(Number(v)) : Number(v).toFixed(4))} />
           <Legend verticalAlign="top" height={24} />
           <Scatter name="Runs" data={points} fill="#2b59c3" isAnimationActive={false}>
-            <LabelList dataKey="label" position="top" offset={8} style={{ fontSize: 11, fill: '#1d2430' }} />
+            <LabelList dataKey="label" content={pointLabels(points.map((q) => q.x))} />
           </Scatter>
           <Scatter name="Pareto front" data={front} fill="#d9480f" line={{ stroke: '#d9480f', strokeDasharray: '4 3' }} shape="diamond" isAnimationActive={false} />
         </ScatterChart>
@@ -234,6 +251,7 @@ function ConfigDiff({ runs }: { runs: RunView[] }) {
   const fb = rb ? flatConfig(rb) : {};
   const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])];
   const differing = keys.filter((k) => fa[k] !== fb[k]).length;
+  const [onlyDiff, setOnlyDiff] = useState(false);
   const pick = (value: string, set: (v: string) => void, label: string) => (
     <label className="field">
       {label}
@@ -252,6 +270,10 @@ function ConfigDiff({ runs }: { runs: RunView[] }) {
       <div className="row-buttons">
         {pick(ra?.id ?? '', setA, 'Run A')}
         {pick(rb?.id ?? '', setB, 'Run B')}
+        <label className="field">
+          <input type="checkbox" checked={onlyDiff} onChange={(e) => setOnlyDiff(e.target.checked)} />
+          Only differing
+        </label>
       </div>
       <p className="muted" aria-live="polite">
         {differing} of {keys.length} settings differ (marked ≠).
@@ -268,6 +290,7 @@ function ConfigDiff({ runs }: { runs: RunView[] }) {
           <tbody>
             {keys.map((k) => {
               const diff = fa[k] !== fb[k];
+              if (onlyDiff && !diff) return null;
               return (
                 <tr key={k} data-differs={diff} style={diff ? { background: '#fff4d6' } : undefined}>
                   <th scope="row" style={{ fontWeight: diff ? 700 : 400 }}>
