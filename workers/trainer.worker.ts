@@ -19,6 +19,7 @@ import { browserHost } from '../src/engine/gpu/host-browser.ts';
 import { kernelSelfTest } from '../src/engine/selftest.ts';
 import '../src/engine/methods/all.ts';
 import { RunManager } from '../src/engine/runs.ts';
+import { isTuned, tuneKernels } from '../src/engine/tune.ts';
 
 let gpu: Promise<Gpu> | undefined;
 let loaded: { model: CausalLM; tokenizer: TextTokenizer; name: string; precision: BasePrecision; source: ModelFiles } | undefined;
@@ -99,6 +100,10 @@ const runs = new RunManager({
   base: () => loaded,
   async reloadBase() {
     if (loaded) await loadNow(loaded.source, loaded.precision);
+  },
+  async beforeRun() {
+    const g = await device();
+    if (!isTuned(g)) await tuneKernels(g);
   },
 });
 

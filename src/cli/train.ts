@@ -12,7 +12,8 @@ import { parseDataset } from '../engine/data/dataset.ts';
 import { exactMatch } from '../engine/data/metric.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import { Gpu } from '../engine/gpu/gpu.ts';
-import { nodeHost } from '../engine/gpu/host-node.ts';
+import { fileAutotuneStore, nodeHost } from '../engine/gpu/host-node.ts';
+import { tuneKernels } from '../engine/tune.ts';
 import { readText } from '../engine/io/model-files.ts';
 import { parseModelConfig } from '../engine/model/config.ts';
 import { loadModel } from '../engine/model/load.ts';
@@ -135,6 +136,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
 
   const gpu = await Gpu.create(nodeHost());
   try {
+    const chosen = await tuneKernels(gpu, fileAutotuneStore());
+    if (json) console.log(JSON.stringify({ type: 'autotune', ...chosen }));
     planRun(spec, request, { maxBufferSize: gpu.adapter.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.adapter.limits.maxStorageBufferBindingSize });
     const model = await loadModel(gpu, files, { precision: request.precision });
     gpu.ledger.resetPeak();

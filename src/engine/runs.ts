@@ -87,6 +87,8 @@ export interface RunHost {
   base(): LoadedBase | undefined;
   /** Load the same base again (after a method changed its weights in place). */
   reloadBase(): Promise<void>;
+  /** Called before each run starts (the worker autotunes its kernels on the first). */
+  beforeRun?(): Promise<void>;
 }
 
 interface RunRecord {
@@ -206,6 +208,7 @@ export class RunManager {
       if (base.name !== r.baseName) throw new Error(`run ${r.id} was planned on ${r.baseName}, but ${base.name} is loaded now`);
       const gpu = await this.host.gpu();
       this.plan(r.request, base, gpu); // device limits
+      await this.host.beforeRun?.();
       const ds = this.datasets.get(r.request.datasetId);
       if (!ds) throw new Error(`no dataset "${r.request.datasetId}" is loaded`);
       const { B, T, seed, data: d } = r.request;
