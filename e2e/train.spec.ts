@@ -150,6 +150,8 @@ test('trains a LoRA and a MeZO run on the built-in model and charts them', async
   await expect(page.locator('#m-lora-targets')).toHaveValue('q_proj, k_proj, v_proj, o_proj');
   await expect(page.getByTestId('preset-note')).toContainText('q4');
   await expect(page.getByTestId('preset-note')).toContainText('loaded as f32');
+  await expect(bar).toHaveAttribute('data-fresh', 'true');
+  await expect(page.getByTestId('start-run')).toBeEnabled();
 
   await shot('train-5-done.png', 'runs-panel');
   await shot('train-5b-charts.png', 'charts-panel');

@@ -21,6 +21,7 @@ export function DataPanel() {
   const loadBuiltin = useStore((s) => s.loadBuiltinDataset);
   const [dragging, setDragging] = useState(false);
   const [mapping, setMapping] = useState<FieldMapping>({});
+  const [mappingOpen, setMappingOpen] = useState(false);
   const last = useRef<{ name: string; content: string }>(undefined);
   const busy = status === 'loading';
 
@@ -76,8 +77,10 @@ export function DataPanel() {
           </button>
         ))}
       </div>
-      <details className="mapping">
+      <details className="mapping" onToggle={(e) => setMappingOpen(e.currentTarget.open)}>
         <summary>Field mapping (optional)</summary>
+        {mappingOpen && (
+          <>
         <p className="muted">Which field of each record holds what; empty fields are detected (prompt/completion, input/output, question/answer, instruction/response, messages, text).</p>
         {MAPPING_FIELDS.map((k) => (
           <label key={k} className="field">
@@ -88,6 +91,8 @@ export function DataPanel() {
         <button type="button" className="secondary" disabled={busy || !last.current} onClick={() => last.current && void loadText(last.current.name, last.current.content, mapped())}>
           Read the file again with this mapping
         </button>
+          </>
+        )}
       </details>
       {busy && <p role="status">Reading…</p>}
       {error && (
@@ -151,13 +156,13 @@ function DataSettingsForm() {
     <fieldset className="settings">
       <legend>Data settings</legend>
       <label className="field" title="Share of the rows held out for the eval loss and the metric.">
-        Held out for eval
+        Held out for eval (fraction)
         <input type="number" min={0} max={0.5} step={0.05} value={d.evalFraction} aria-describedby="eval-fraction-help" onChange={(e) => { const n = num(e.target.value, 0, 0.5, false); if (n !== undefined) setD({ evalFraction: n }); }} />
       </label>
       <span id="eval-fraction-help" className="visually-hidden">A fraction between 0 and 0.5 of the rows.</span>
-      <label className="field">
+      <label className="field" title="Prompt tokens and user turns get no loss: the model learns the answers, not the questions.">
         <input type="checkbox" checked={d.maskPrompt} onChange={(e) => setD({ maskPrompt: e.target.checked })} />
-        Train on completions only (mask the prompt)
+        Train on completions and assistant turns only
       </label>
       <label className="field">
         <input type="checkbox" checked={d.pack} onChange={(e) => setD({ pack: e.target.checked })} />

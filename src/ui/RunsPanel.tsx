@@ -165,7 +165,7 @@ function Launch() {
               )
             }
           >
-            Queue {sweepList.length} {parts.method} runs
+            Queue {sweepList.length} {parts.method} run{sweepList.length === 1 ? '' : 's'}
           </button>
         </div>
         <p id="sweep-help" className="muted">
@@ -242,7 +242,8 @@ const RunRow = memo(function RunRow({ id }: { id: string }) {
       <td>{fmtLoss(evalLoss)}</td>
       <td>{last ? last.tokensPerSec.toFixed(0) : '—'}</td>
       <td>{left}</td>
-      <td className="actions">
+      <td>
+        <div className="actions">
         {active && !paused && (
           <button type="button" className="small secondary" disabled={r.phase !== 'running'} onClick={() => void pause(id)} aria-label={`Pause ${r.label}`}>
             Pause
@@ -258,6 +259,7 @@ const RunRow = memo(function RunRow({ id }: { id: string }) {
             Stop
           </button>
         )}
+        </div>
       </td>
     </tr>
   );

@@ -1,5 +1,5 @@
 import { memo, useMemo, useState } from 'react';
-import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Area, CartesianGrid, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { fmtBytes } from '../../engine/gpu/arena.ts';
 import { LEDGER_CATEGORIES } from '../../engine/gpu/ledger.ts';
 import { CATEGORY_COLORS } from '../MethodPanel.tsx';
@@ -46,7 +46,7 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
         </label>
       </figcaption>
       <ResponsiveContainer width="100%" height={240}>
-        <AreaChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+        <ComposedChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
           <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmtX} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} padding={{ left: 4, right: 8 }} />
           <YAxis tickFormatter={shortBytes} width={76} />
@@ -54,7 +54,8 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
           {LEDGER_CATEGORIES.map((c) => (
             <Area key={c} type="stepAfter" dataKey={c} stackId="mem" stroke={CATEGORY_COLORS[c]} fill={CATEGORY_COLORS[c]} fillOpacity={0.6} isAnimationActive={false} />
           ))}
-        </AreaChart>
+          <Line type="stepAfter" dataKey="peak" name="peak so far" stroke="#b42318" strokeDasharray="4 3" dot={false} isAnimationActive={false} />
+        </ComposedChart>
       </ResponsiveContainer>
       <ul className="chart-legend" aria-hidden="true">
         {[...LEDGER_CATEGORIES].reverse().map((c) => (
@@ -63,6 +64,10 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
             {c}
           </li>
         ))}
+        <li>
+          <span className="line dashed" style={{ borderColor: '#b42318' }} />
+          peak so far (within steps)
+        </li>
       </ul>
       <p className="muted small" data-testid="memory-latest">
         {run?.steps.length ? `${run.label}: ${fmtBytes(run.steps.at(-1)?.memory.total ?? 0)} live, ${fmtBytes(run.steps.at(-1)?.memory.peak ?? 0)} peak` : 'No steps yet.'}
