@@ -104,10 +104,12 @@ describe('continue at scale', () => {
     const recipe = continueAtScale(r, rows('kjv-style-chat.jsonl', 3), { spec: GPT2, startFrom: 'run1' });
     const yt = file(recipe, 'axolotl.yaml');
     expect(yt).toMatch(/# the run used the local folder \.\.\/models\/my-gpt2/);
+    expect(yt).toMatch(/# webtune's SGD had momentum 0.9/);
+    expect(file(recipe, 'train_trl.py')).toContain('optimizer_cls_and_kwargs=custom_optimizer');
     const y = loadYaml(yt);
     expect(y).toMatchObject({
       base_model: '../models/my-gpt2', adapter: 'lora', load_in_4bit: false, lora_model_dir: 'run1', lora_target_linear: true, lora_fan_in_fan_out: true,
-      optimizer: 'sgd', optim_args: { momentum: 0.9 }, learning_rate: 0.05, lr_scheduler: 'constant_with_warmup', warmup_steps: 5, max_grad_norm: 0,
+      optimizer: 'sgd', learning_rate: 0.05, lr_scheduler: 'constant_with_warmup', warmup_steps: 5, max_grad_norm: 0,
       chat_template: 'tokenizer_default',
       datasets: [{ path: 'dataset.jsonl', type: 'chat_template', field_messages: 'messages', roles_to_train: ['assistant'] }],
     });
@@ -116,7 +118,7 @@ describe('continue at scale', () => {
     const ds = file(recipe, 'dataset.jsonl').trim().split('\n').map((l) => JSON.parse(l) as { messages: unknown[] });
     expect(ds[0].messages).toHaveLength(2);
     const py = checkScript(file(recipe, 'train_trl.py'));
-    expect(py).toMatchObject({ TARGET_MODULES: 'all-linear', FAN_IN_FAN_OUT: true, OPTIMIZER: 'sgd', OPTIM_ARGS: 'momentum=0.9', LR_SCHEDULER: 'constant_with_warmup', START_FROM: 'run1' });
+    expect(py).toMatchObject({ TARGET_MODULES: 'all-linear', FAN_IN_FAN_OUT: true, OPTIMIZER: 'sgd', SGD_MOMENTUM: 0.9, LR_SCHEDULER: 'constant_with_warmup', START_FROM: 'run1' });
     // Empty targets: PEFT's default for the architecture (GPT-2: c_attn; Llama without a spec: q_proj, v_proj).
     expect(loadYaml(file(continueAtScale(run({}), rows('kjv-verse-ref.jsonl'), { spec: GPT2 }), 'axolotl.yaml')).lora_target_modules).toEqual(['c_attn']);
     expect(loadYaml(file(continueAtScale(run({}), rows('kjv-verse-ref.jsonl')), 'axolotl.yaml')).lora_target_modules).toEqual(['q_proj', 'v_proj']);

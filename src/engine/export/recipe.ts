@@ -251,6 +251,7 @@ export function continueAtScale(runInput: RunRecord | string, rows: readonly Dat
   const outputDir = o.outputDir ?? 'outputs/continued';
   const notes = [...p.notes];
   if (quant !== 'f32' && p.kind === 'lora') notes.push(`webtune's ${quant} base blocks are not bitsandbytes' (${q4 ? `NF4/FP4, load_in_4bit` : 'LLM.int8, load_in_8bit'}): the adapter was trained against a slightly different quantization`);
+  if (sgd && momentum > 0) notes.push(`SGD momentum ${momentum}: Axolotl's optimizer "sgd" (transformers' torch.optim.SGD) has no momentum setting; train_trl.py passes it`);
   const fanInFanOut = o.spec?.family === 'gpt2';
 
   // The dataset.
@@ -303,8 +304,8 @@ export function continueAtScale(runInput: RunRecord | string, rows: readonly Dat
     { key: 'gradient_accumulation_steps', value: accum },
     { key: 'max_steps', value: steps },
     { key: 'num_epochs', value: 1, comment: 'max_steps takes precedence' },
-    { key: 'optimizer', value: sgd ? 'sgd' : 'adamw_torch' },
-    ...(sgd && momentum > 0 ? [{ key: 'optim_args', value: { momentum } }] : []),
+    { key: 'optimizer', value: sgd ? 'sgd' : 'adamw_torch', comment: sgd && momentum > 0 ? `webtune's SGD had momentum ${momentum}: transformers' optim "sgd" builds torch.optim.SGD without it (optim_args is ignored for sgd);\nAxolotl has no setting for it, train_trl.py passes it (optimizer_cls_and_kwargs)` : undefined },
+
     ...(sgd ? [] : [{ key: 'adam_beta1', value: num(t.beta1, 0.9) }, { key: 'adam_beta2', value: num(t.beta2, 0.999) }]),
     { key: 'learning_rate', value: p.lr },
     { key: 'lr_scheduler', value: schedulerName(schedule, warmup) },
@@ -363,7 +364,7 @@ ${S('BATCH_SIZE', run.B, 'per GPU')}
 ${S('GRAD_ACCUM', accum)}
 ${S('SEQ_LEN', run.T)}
 ${S('OPTIMIZER', sgd ? 'sgd' : 'adamw_torch')}
-${S('OPTIM_ARGS', sgd && momentum > 0 ? `momentum=${momentum}` : null)}
+${S('SGD_MOMENTUM', sgd ? momentum : 0, 'SGD only; passed through optimizer_cls_and_kwargs (transformers\' "sgd" has none)')}
 ${S('ADAM_BETA1', num(t.beta1, 0.9))}
 ${S('ADAM_BETA2', num(t.beta2, 0.999))}
 ${S('WEIGHT_DECAY', num(t.weightDecay, 0))}
@@ -420,7 +421,6 @@ def main():
         max_length=SEQ_LEN,
         packing=PACKING,
         optim=OPTIMIZER,
-        optim_args=OPTIM_ARGS,
         adam_beta1=ADAM_BETA1,
         adam_beta2=ADAM_BETA2,
         weight_decay=WEIGHT_DECAY,
@@ -438,8 +438,12 @@ def main():
         bf16=bf16,
         report_to="none",
     )
+    custom_optimizer = None
+    if OPTIMIZER == "sgd" and SGD_MOMENTUM > 0:
+        custom_optimizer = (torch.optim.SGD, {"lr": LEARNING_RATE, "momentum": SGD_MOMENTUM})
     trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=held_out,
-                         processing_class=tokenizer, peft_config=peft_config)
+                         processing_class=tokenizer, peft_config=peft_config,
+                         optimizer_cls_and_kwargs=custom_optimizer)
     trainer.train()
     if held_out is not None:
         print(trainer.evaluate())
