@@ -17,15 +17,17 @@ import { Flags, UsageError } from './args.ts';
 import { precisionFlag, progressPrinter } from './common.ts';
 import { estimate, methodsCommand, readDataFile, trainCommand } from './train.ts';
 import { resolveModel } from './sources.ts';
+import { applyAdapterDir, exportCommand } from './export.ts';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
 
 commands:
   info [--json]      show the WebGPU adapter Node sees (features, limits) and run a kernel self-check
   generate           --model M --prompt "text" [--max-tokens 64] [--temperature 0] [--top-k 0] [--top-p 1]
-                     [--seed 0] [--quant f32|q8|q4|nf4] [--json]
-  eval               --model M --data FILE(.txt|.jsonl) [--seq 128] [--batch 4] [--quant …] [--json]
+                     [--seed 0] [--quant f32|q8|q4|nf4] [--adapter DIR] [--json]
+  eval               --model M --data FILE(.txt|.jsonl) [--seq 128] [--batch 4] [--quant …] [--adapter DIR] [--json]
                      mean loss and perplexity over the file, and the pass's peak GPU bytes
+                     --adapter DIR: a PEFT adapter folder (LoRA, DoRA or SHiRA) put on the base first
   train              --model M --data FILE|builtin:NAME --method full|lora|mezo|… [method flags]
                      [--quant f32|q8|q4|nf4] [--steps 100] [--seq 64] [--batch 8] [--seed 0] [--out DIR] [--json]
                      trainer: [--lr] [--schedule constant|linear|cosine] [--warmup N] [--optimizer adamw|sgd]
@@ -35,6 +37,9 @@ commands:
                      mezo: --eps 1e-3 --samples 1 --trainable all|lora (npm run cli -- methods lists all)
   estimate           the train flags: GPU bytes per ledger category the run will need, before any GPU work
   methods [--json]   every method with its flags, defaults and help
+  export             --run DIR --format peft|gguf|merged|report --out OUTDIR [--model M] [--gguf-type f32|f16] [--json]
+                     a train --out folder as a PEFT adapter, a llama.cpp LoRA GGUF, the merged model
+                     (Hugging Face folder, the base's dtypes), or a report (config, environment, metrics CSV/JSON)
 
 M: a Hugging Face model folder, hf:<owner>/<name>[@revision] (HF_TOKEN for gated repos), or builtin:<name>
 `;
@@ -45,6 +50,8 @@ async function openModel(f: Flags, json: boolean) {
   const gpu = await Gpu.create(nodeHost());
   try {
     const model = await loadModel(gpu, files, { precision });
+    const adapter = f.optional('adapter');
+    if (adapter) await applyAdapterDir(model, adapter, precision);
     const tokenizer = await loadTokenizer(files, model.spec.eosTokenIds);
     return { gpu, model, tokenizer };
   } catch (e) {
@@ -198,6 +205,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'estimate':
       await estimate(rest);
+      return 0;
+    case 'export':
+      await exportCommand(rest);
       return 0;
     case undefined:
     case '--help':

@@ -1,0 +1,178 @@
+// `export`: a finished run's folder (what `train --out DIR` wrote) in the formats the
+// ecosystem loads, and `--adapter DIR` for eval / generate.
+//   npm run cli -- export --run DIR --format peft|gguf|merged|report --out OUTDIR [--model M] [--gguf-type f32|f16] [--json]
+//     peft    adapter_config.json + adapter_model.safetensors (Hugging Face PEFT; LoRA, DoRA, SHiRA runs)
+//     gguf    adapter.gguf, a llama.cpp LoRA adapter (llama-cli -m base.gguf --lora adapter.gguf)
+//     merged  the base with the run folded in, a Hugging Face model folder in the base's names and dtypes
+//     report  report.json (config, environment, summary), metrics.json, metrics.csv
+// The model defaults to run.json's; --model names the base when it has moved.
+
+import { mkdirSync, readFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { peftLoraToGguf } from '../engine/export/lora-gguf.ts';
+import { writeMergedModel, type OutFolder } from '../engine/export/merged.ts';
+import { buildReport } from '../engine/export/report.ts';
+import { Gpu } from '../engine/gpu/gpu.ts';
+import { nodeHost } from '../engine/gpu/host-node.ts';
+import { readText } from '../engine/io/model-files.ts';
+import { parseModelConfig } from '../engine/model/config.ts';
+import type { BasePrecision } from '../engine/model/decoder.ts';
+import type { CausalLM } from '../engine/model/load.ts';
+import { getMethod } from '../engine/methods/registry.ts';
+import { ConfigError } from '../engine/methods/schema.ts';
+import type { ExportFile, Trainable } from '../engine/methods/types.ts';
+import { trainerConfig } from '../engine/train/config.ts';
+import { Flags, UsageError } from './args.ts';
+import { progressPrinter } from './common.ts';
+import { loadMethods } from './methods.ts';
+import { resolveModel } from './sources.ts';
+
+export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'report'] as const;
+
+/** Files a run folder may hold as its method's export (train writes the default format). */
+const EXPORT_FILE_NAMES = ['adapter_config.json', 'adapter_model.safetensors', 'model.safetensors', 'qzo_scales.safetensors', 'qzo_config.json'];
+
+function readRunJson(dir: string): Record<string, unknown> {
+  const p = join(dir, 'run.json');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--run ${dir}: not a folder`);
+  if (!existsSync(p)) throw new UsageError(`--run ${dir}: no run.json (give a folder that npm run cli -- train --out DIR wrote)`);
+  try {
+    const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`${p} is not a JSON object (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+function readExportFiles(dir: string): ExportFile[] {
+  return EXPORT_FILE_NAMES.filter((n) => existsSync(join(dir, n))).map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) }));
+}
+
+/** A folder on disk as an OutFolder (files written in pieces). */
+export function nodeOutFolder(dir: string): OutFolder {
+  mkdirSync(dir, { recursive: true });
+  return {
+    async create(name) {
+      const fh = await open(join(dir, name), 'w');
+      return {
+        async write(b) {
+          let at = 0;
+          while (at < b.length) at += (await fh.write(b, at, b.length - at)).bytesWritten;
+        },
+        close: () => fh.close(),
+      };
+    },
+  };
+}
+
+function peftFiles(files: readonly ExportFile[], method: string): ExportFile[] {
+  const cfg = files.find((f) => f.name === 'adapter_config.json');
+  const st = files.find((f) => f.name === 'adapter_model.safetensors');
+  if (!cfg || !st) {
+    const have = files.map((f) => f.name).join(', ') || 'no export files';
+    throw new ConfigError(`the ${method} run has ${have}, not a PEFT adapter (adapter_config.json + adapter_model.safetensors); PEFT and GGUF exports need a lora, DoRA, ZO-LoRA or shira run — try --format merged`);
+  }
+  return [cfg, st];
+}
+
+async function environment(): Promise<Record<string, unknown>> {
+  const env: Record<string, unknown> = { node: process.version, platform: process.platform, arch: process.arch, webtune: readPackageVersion() };
+  try {
+    const gpu = await Gpu.create(nodeHost());
+    env.adapter = gpu.adapter;
+    gpu.destroy();
+  } catch (e) {
+    env.adapter = { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+  }
+  return env;
+}
+
+function readPackageVersion(): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function exportCommand(argv: string[]): Promise<void> {
+  const f = new Flags(argv);
+  const json = f.bool('json');
+  const runDir = f.string('run');
+  const format = f.string('format');
+  const outDir = f.string('out');
+  const modelFlag = f.optional('model');
+  const ggufType = f.string('gguf-type', 'f32');
+  f.finish();
+  if (!EXPORT_FORMATS.includes(format as (typeof EXPORT_FORMATS)[number])) throw new UsageError(`--format should be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
+  if (ggufType !== 'f32' && ggufType !== 'f16') throw new UsageError(`--gguf-type should be f32 or f16, got "${ggufType}"`);
+  const run = readRunJson(runDir);
+  const method = typeof run.method === 'string' ? run.method : 'unknown';
+  const modelSpec = modelFlag ?? (typeof run.model === 'string' ? run.model : undefined);
+  const say = (o: Record<string, unknown>, text: string) => (json ? console.log(JSON.stringify({ type: 'export', format, ...o })) : console.log(text));
+
+  if (format === 'report') {
+    const metricsPath = join(runDir, 'metrics.jsonl');
+    const metrics = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8') : '';
+    const exported = readExportFiles(runDir).map((x) => ({ name: x.name, bytes: x.bytes.length }));
+    const files = buildReport(run, metrics, { ...(await environment()), exportFiles: exported });
+    mkdirSync(outDir, { recursive: true });
+    for (const x of files) writeFileSync(join(outDir, x.name), x.bytes);
+    say({ out: outDir, files: files.map((x) => x.name) }, `report of ${runDir} written to ${outDir}: ${files.map((x) => x.name).join(', ')}`);
+    return;
+  }
+
+  const files = readExportFiles(runDir);
+  if (!files.length) throw new UsageError(`--run ${runDir}: no export files (${EXPORT_FILE_NAMES.join(', ')}); was it trained with --out?`);
+  if (format === 'peft') {
+    const peft = peftFiles(files, method);
+    mkdirSync(outDir, { recursive: true });
+    for (const x of peft) writeFileSync(join(outDir, x.name), x.bytes);
+    say({ out: outDir, files: peft.map((x) => x.name) }, `PEFT adapter written to ${outDir}`);
+    return;
+  }
+  if (!modelSpec) throw new UsageError('--model is required: run.json names no model');
+  const base = resolveModel(modelSpec, progressPrinter(json));
+  if (format === 'gguf') {
+    const spec = parseModelConfig(await readText(base, 'config.json'), `${base.name}/config.json`);
+    const res = await peftLoraToGguf(peftFiles(files, method), spec, { type: ggufType === 'f16' ? 'F16' : 'F32' });
+    mkdirSync(outDir, { recursive: true });
+    const out = join(outDir, 'adapter.gguf');
+    writeFileSync(out, res.bytes);
+    say({ out, arch: res.arch, alpha: res.alpha, tensors: 2 * res.weights.length, bytes: res.bytes.length }, `llama.cpp LoRA adapter (${res.arch}, alpha ${res.alpha}, ${res.weights.length} weights) written to ${out}`);
+    return;
+  }
+  // merged
+  const precision = (typeof run.precision === 'string' ? run.precision : 'f32') as BasePrecision;
+  const summary = await writeMergedModel(base, files, nodeOutFolder(outDir), {
+    precision,
+    onProgress: json ? (p) => console.log(JSON.stringify({ type: 'progress', ...p })) : undefined,
+  });
+  say(
+    { out: outDir, kind: summary.kind, merged: summary.merged.length, dequantized: summary.dequantized.length, files: summary.files },
+    `merged model (${summary.kind}, ${summary.merged.length} tensors changed${summary.dequantized.length ? `, ${summary.dequantized.length} through ${precision} as the run saw them` : ''}) written to ${outDir}: ${summary.files.join(', ')}`,
+  );
+}
+
+/** Put the PEFT adapter in `dir` (LoRA / DoRA through the lora method, SHiRA through shira)
+ *  on `model`; a mismatched name or shape is a ConfigError naming the tensor. */
+export async function applyAdapterDir(model: CausalLM, dir: string, precision: BasePrecision): Promise<Trainable> {
+  const cfgPath = join(dir, 'adapter_config.json');
+  const stPath = join(dir, 'adapter_model.safetensors');
+  for (const p of [cfgPath, stPath]) if (!existsSync(p)) throw new UsageError(`--adapter ${dir}: no ${p.slice(dir.length + 1)} (expected a PEFT adapter folder)`);
+  const files: ExportFile[] = [cfgPath, stPath].map((p) => ({ name: p.slice(dir.length + 1), bytes: new Uint8Array(readFileSync(p)) }));
+  let peftType: unknown;
+  try {
+    peftType = (JSON.parse(new TextDecoder().decode(files[0].bytes)) as { peft_type?: unknown }).peft_type;
+  } catch (e) {
+    throw new UsageError(`--adapter ${dir}: adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const methodName = peftType === 'LORA' ? 'lora' : peftType === 'SHIRA' ? 'shira' : undefined;
+  if (!methodName) throw new UsageError(`--adapter ${dir}: peft_type ${JSON.stringify(peftType)} is not one webtune loads (LORA, incl. DoRA, or SHIRA)`);
+  await loadMethods();
+  const m = getMethod(methodName);
+  if (!m.importFiles) throw new Error(`${methodName} has no importFiles`);
+  return m.importFiles(model, files, { seed: 0, trainer: trainerConfig(), shape: { B: 1, T: 1, precision }, baseModel: '' });
+}
