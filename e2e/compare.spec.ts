@@ -80,7 +80,7 @@ test('compares a LoRA and a MeZO run, exports the adapter, keeps both across a r
   await expect(page.getByTestId('storage-used')).toContainText('2 runs stored');
 
   // Sorting by a column header button, from the keyboard.
-  const sortTrain = table.getByRole('button', { name: 'Final training loss' });
+  const sortTrain = table.getByRole('button', { name: /^Train loss/ });
   await sortTrain.focus();
   await page.keyboard.press('Enter');
   await expect(table.locator('th[aria-sort="ascending"]')).toContainText('Train loss');

@@ -40,7 +40,9 @@ export function compareRow(r: RunView): CompareRow {
   const params = r.trainableParams ?? s?.trainableParams;
   const end = last(r.steps);
   const peakSteps = r.steps.length ? Math.max(...r.steps.map((p) => p.memory.peak)) : undefined;
-  const tps = end && end.wallMs > 0 ? (end.tokens / end.wallMs) * 1000 : undefined;
+  // The median step: the first one also compiles pipelines, and evals are not training.
+  const rates = r.steps.map((p) => p.tokensPerSec).filter(Number.isFinite).sort((a, b) => a - b);
+  const tps = rates.length ? (rates.length % 2 ? rates[(rates.length - 1) / 2] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2) : undefined;
   return {
     id: r.id,
     label: r.label,
@@ -65,7 +67,7 @@ const COLS: Col[] = [
   { key: 'params', title: 'Trainable', long: 'Trainable parameters', fmt: (r) => (r.params === undefined ? '–' : r.params.toLocaleString('en-US')), numeric: true },
   { key: 'pctBase', title: '% of base', long: 'Trainable parameters as a share of the base model\'s', fmt: (r) => (r.pctBase === undefined ? '–' : `${r.pctBase < 0.1 ? r.pctBase.toFixed(3) : r.pctBase.toFixed(2)} %`), numeric: true },
   { key: 'peakBytes', title: 'Peak mem', long: 'Peak GPU memory (ledger)', fmt: (r) => formatBytes(r.peakBytes), numeric: true },
-  { key: 'tokensPerSec', title: 'Tok/s', long: 'Training tokens per second over the run', fmt: (r) => num(r.tokensPerSec, 1), numeric: true },
+  { key: 'tokensPerSec', title: 'Tok/s', long: 'Training tokens per second (median step)', fmt: (r) => num(r.tokensPerSec, 1), numeric: true },
   { key: 'trainLoss', title: 'Train loss', long: 'Final training loss', fmt: (r) => num(r.trainLoss, 4), numeric: true },
   { key: 'evalLoss', title: 'Eval loss', long: 'Held-out loss at the last eval', fmt: (r) => num(r.evalLoss, 4), numeric: true },
   { key: 'metric', title: 'Metric', long: 'Exact match on held-out prompts', fmt: (r) => (r.metric === undefined ? '–' : `${(100 * r.metric).toFixed(1)} %`), numeric: true },
@@ -143,8 +145,7 @@ function CompareView({ runs }: { runs: RunView[] }) {
                 <th key={c.key} scope="col" aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'} style={c.numeric ? { textAlign: 'right' } : undefined}>
                   <button
                     type="button"
-                    title={c.long ? `${c.long}: sort` : 'Sort'}
-                    aria-label={c.long ?? c.title}
+                    title={c.long ? `${c.long} (sort)` : 'Sort'}
                     onClick={() => setSort((s) => ({ key: c.key, dir: s.key === c.key ? (s.dir === 1 ? -1 : 1) : 1 }))}
                     style={{ background: 'none', color: 'inherit', border: 'none', padding: 0, fontWeight: 700, whiteSpace: 'nowrap' }}
                   >
@@ -316,12 +317,14 @@ function SavedRuns() {
   const usage = useStore((s) => s.storageUsage);
   const quota = useStore((s) => s.storageQuota);
   const error = useStore((s) => s.persistError);
+  const persisted = useStore((s) => s.storagePersisted);
   return (
     <section className="panel" aria-labelledby="saved-title" data-testid="saved-runs" style={wide}>
       <h2 id="saved-title">Runs kept in this browser</h2>
       <p className="muted" data-testid="storage-used">
         {storedCount} run{storedCount === 1 ? '' : 's'} stored, {formatBytes(ourBytes)} by our count
-        {usage !== undefined && <> · this site uses {formatBytes(usage)}{quota !== undefined && <> of {formatBytes(quota)}</>} (browser estimate, Hub cache included)</>}.
+        {usage !== undefined && <> · this site uses {formatBytes(usage)}{quota !== undefined && <> of {formatBytes(quota)}</>} (browser estimate, Hub cache included)</>}
+        {persisted === false && ', which the browser may clear when space runs low'}.
         Finished runs are saved with their default export; after a reload, load the model a run trained on to export other formats or generate with it.
       </p>
       {error && (

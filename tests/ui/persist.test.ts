@@ -1,9 +1,11 @@
 // The pure parts of the page's run storage and export downloads (src/ui/persist.ts):
 // the STORE-only zip writer checked byte by byte against the zip format (APPNOTE 4.3),
-// CRC-32 against its check value, storage keys that survive a reload, byte counts.
+// CRC-32 against its check value, storage keys that survive a reload, byte counts; and the
+// compare view's pure helpers (its row of numbers, the Pareto front, the config diff's keys).
 import { describe, expect, it } from 'vitest';
 import { crc32, exportDownload, formatBytes, recordBytes, safeName, storageKey, unzipStore, zipStore } from '../../src/ui/persist.ts';
 import type { RunView } from '../../src/ui/store/runTypes.ts';
+import { compareRow, flatConfig, paretoFront } from '../../src/ui/ComparePanel.tsx';
 
 const enc = new TextEncoder();
 
@@ -105,5 +107,35 @@ describe('storage', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.50 KiB');
     expect(formatBytes(3 * 1024 * 1024)).toBe('3.00 MiB');
+  });
+});
+
+describe('compare view helpers', () => {
+  const step = (n: number, tps: number, peak: number) => ({ step: n, loss: 5 - n / 10, lr: 1e-3, tokensPerSec: tps, wallMs: n * 100, tokens: n * 96, memory: { weights: 0, adapter: 0, gradients: 0, optimizer: 0, activations: 0, scratch: 0, total: peak, peak } });
+  const view = (over: Partial<RunView>): RunView => ({
+    id: 'run-1', label: 'a', phase: 'done', createdAt: 0, datasetName: 'd.jsonl',
+    request: { datasetId: 'data-1', method: 'lora', methodConfig: { rank: 8, targets: ['q_proj'] }, trainer: { steps: 3, lr: 1e-3 }, B: 4, T: 24, seed: 0, data: { evalFraction: 0.1, maskPrompt: true, pack: false, metricRows: 4 } },
+    model: { name: 'builtin:tiny-kjv', precision: 'f32', parameters: 1000 },
+    steps: [step(1, 10, 50), step(2, 100, 80), step(3, 120, 70)], evals: [{ step: 3, loss: 4.2, metric: 0.25 }],
+    ...over,
+  });
+
+  it('takes the summary where there is one, else the points; the median step rate', () => {
+    const r = compareRow(view({ trainableParams: 25 }));
+    expect(r).toMatchObject({ params: 25, pctBase: 2.5, peakBytes: 80, tokensPerSec: 100, trainLoss: 4.7, evalLoss: 4.2, metric: 0.25, wallMs: 300 });
+    const s = compareRow(view({ summary: { steps: 3, finalLoss: 4.6, evalLoss: 4.1, peakBytes: 90, trainableParams: 30, wallMs: 400, stopped: false } }));
+    expect(s).toMatchObject({ params: 30, peakBytes: 90, trainLoss: 4.6, evalLoss: 4.1, wallMs: 400 });
+    expect(compareRow(view({ steps: [], evals: [{ step: 1, loss: Number.NaN }] })).evalLoss).toBeUndefined();
+  });
+
+  it('keeps the points no other beats on both axes', () => {
+    const pts = [{ x: 1, y: 5 }, { x: 2, y: 3 }, { x: 3, y: 4 }, { x: 4, y: 1 }, { x: 2, y: 6 }];
+    expect(paretoFront(pts)).toEqual([{ x: 1, y: 5 }, { x: 2, y: 3 }, { x: 4, y: 1 }]);
+    expect(paretoFront([])).toEqual([]);
+  });
+
+  it('flattens a run\'s settings for the diff', () => {
+    const f = flatConfig(view({}));
+    expect(f).toMatchObject({ method: 'lora', model: 'builtin:tiny-kjv (f32)', B: '4', T: '24', 'method.rank': '8', 'method.targets': '["q_proj"]', 'trainer.lr': '0.001', 'data.metricRows': '4' });
   });
 });

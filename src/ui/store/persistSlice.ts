@@ -42,6 +42,8 @@ export interface PersistSlice {
   /** navigator.storage.estimate() for this origin. */
   storageUsage?: number;
   storageQuota?: number;
+  /** The browser agreed to keep this site's storage under pressure (navigator.storage.persist). */
+  storagePersisted?: boolean;
   playOutputs: Record<string, PlayOutput>;
   /** The prompt of the last side-by-side generation. */
   playPrompt: string;
@@ -98,6 +100,11 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
       const latest = { ...(get().runs[id] ?? view), ...(files ? { exportBytes, stored: true } : {}) };
       await saveRun({ ...latest, id: key }, files && { id: key, format: format ?? 'default', files });
       if (files) patchRun(id, { exportBytes, stored: true });
+      if (get().storagePersisted === undefined) {
+        // Ask once that stored runs are not evicted under storage pressure (no prompt in Chromium).
+        const ok = await navigator.storage?.persist?.().catch(() => false);
+        set({ storagePersisted: !!ok });
+      }
       set((s) => ({ storedKeys: { ...s.storedKeys, [id]: key }, storedBytes: { ...s.storedBytes, [id]: recordBytes(latest, files) } }));
       await get().refreshStorage();
     } catch (e) {
