@@ -97,7 +97,7 @@ describe('merged model', () => {
     expect(out.files.get('tokenizer.json')?.length).toBeGreaterThan(0);
   });
 
-  it('a q4 base (QLoRA): merged into the dequantized weights, so the f32 merged model computes what the run did', async () => {
+  it('a q4 base (QLoRA, QDoRA): merged into the dequantized weights, so the f32 merged model computes what the run did', async () => {
     const { files, weights, spec } = tinyModel(LLAMA, 13);
     const { summary, out } = await roundTrip(files, 'lora', { rank: 4, alpha: 8, targets: 'q_proj,v_proj' }, 'q4');
     // Every weight the load path quantizes went through quantize → dequantize, adapted or not.
@@ -105,6 +105,8 @@ describe('merged model', () => {
     const dst = await SafetensorsFile.open(bytesSource(out.files.get('model.safetensors')!));
     const k = 'model.layers.1.self_attn.k_proj.weight';
     expect([...(await dst.readF32(k))]).toEqual([...dequantize(quantize(weights.get(k)!, spec.kvHeads * spec.headDim, spec.hidden, 'q4'))]);
+    // QDoRA: the row norms are those of the dequantized weight too.
+    expect((await roundTrip(files, 'lora', { rank: 2, alpha: 4, targets: 'all-linear', dora: true }, 'q4')).summary.kind).toBe('dora');
     // Against the original weights (dequantize: false) the merged model differs from the run.
     const gpu = await testGpu();
     const other = memoryFolder();
@@ -167,6 +169,35 @@ describe('merged model', () => {
     expectClose(await merged.logits(batch.ids, 1, 4), withAdapter, 3e-2, 3e-2, 'bf16 merged'); // bf16 rounding of W'
     merged.dispose();
     expect(t.spec.hidden).toBe(16);
+  });
+
+  it('a sharded base (model.safetensors.index.json) merges into one model.safetensors, the same bytes as from one file', async () => {
+    const { files, weights, shapes } = tinyModel(LLAMA, 23);
+    const names = [...shapes.keys()];
+    const shard = (part: string[]) => writeSafetensors(part.map((name) => ({ name, dtype: 'F32' as const, shape: shapes.get(name)!, data: weights.get(name)! })));
+    const [a, b] = [names.slice(0, 5), names.slice(5)];
+    const index = { metadata: {}, weight_map: Object.fromEntries([...a.map((n) => [n, 'model-00001-of-00002.safetensors']), ...b.map((n) => [n, 'model-00002-of-00002.safetensors'])]) };
+    const enc = (x: string) => new TextEncoder().encode(x);
+    const sharded = memoryModel({
+      'config.json': enc(JSON.stringify(LLAMA)), 'model.safetensors.index.json': enc(JSON.stringify(index)),
+      'model-00001-of-00002.safetensors': shard(a), 'model-00002-of-00002.safetensors': shard(b),
+    });
+    const p = 'base_model.model.model.layers.1.self_attn.o_proj';
+    const adapter: ExportFile[] = [
+      { name: 'adapter_config.json', bytes: enc(JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 2, use_rslora: false, use_dora: false, bias: 'none' })) },
+      { name: 'adapter_model.safetensors', bytes: writeSafetensors([
+        { name: `${p}.lora_A.weight`, dtype: 'F32', shape: [2, 16], data: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)) },
+        { name: `${p}.lora_B.weight`, dtype: 'F32', shape: [16, 2], data: Float32Array.from({ length: 32 }, (_, i) => Math.cos(i)) },
+      ]) },
+    ];
+    const [x, y] = [memoryFolder(), memoryFolder()];
+    const sx = await writeMergedModel(sharded, adapter, x);
+    await writeMergedModel(files, adapter, y);
+    expect(sx.merged).toEqual(['model.layers.1.self_attn.o_proj.weight']);
+    const [fx, fy] = [await SafetensorsFile.open(bytesSource(x.files.get('model.safetensors')!)), await SafetensorsFile.open(bytesSource(y.files.get('model.safetensors')!))];
+    expect(fx.names.sort()).toEqual(fy.names.sort());
+    for (const n of fx.names) expect(await fx.readRaw(n)).toEqual(await fy.readRaw(n));
+    expect(x.files.has('model.safetensors.index.json')).toBe(false);
   });
 
   it('bad input: missing files, wrong shapes and unknown tensors are named; qzo and unknown PEFT types are refused', async () => {
