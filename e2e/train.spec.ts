@@ -152,6 +152,7 @@ test('trains a LoRA and a MeZO run on the built-in model and charts them', async
   await expect(page.getByTestId('preset-note')).toContainText('loaded as f32');
   await expect(bar).toHaveAttribute('data-fresh', 'true');
   await expect(page.getByTestId('start-run')).toBeEnabled();
+  await page.getByTestId('method-panel').screenshot({ path: info.outputPath('train-7-preset.png') });
 
   await shot('train-5-done.png', 'runs-panel');
   await shot('train-5b-charts.png', 'charts-panel');

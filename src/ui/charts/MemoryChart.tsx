@@ -14,6 +14,18 @@ function shortBytes(n: number): string {
   return `${Number(n.toPrecision(3))} ${units[i]}`;
 }
 
+/** Round ticks from 0 past `max` bytes: 1, 2 or 5 × 10^k of the largest unit under it. */
+function byteTicks(max: number): number[] {
+  if (!(max > 0)) return [0];
+  const unit = max >= 2 ** 30 ? 2 ** 30 : max >= 2 ** 20 ? 2 ** 20 : max >= 1024 ? 1024 : 1;
+  const raw = max / unit / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 5, 10].map((x) => x * p).find((x) => x >= raw) ?? 10 * p) * unit;
+  const ticks = [0];
+  while (ticks[ticks.length - 1] < max) ticks.push(ticks[ticks.length - 1] + step);
+  return ticks;
+}
+
 const fmtX = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.toPrecision(4)).toString());
 
 /** Live GPU bytes of one shown run at each step, stacked by ledger category. */
@@ -30,6 +42,7 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
     });
   }, [run, xKind]);
   const maxTotal = data.reduce((a, d) => Math.max(a, d.total), 0);
+  const ticks = byteTicks(data.reduce((a, d) => Math.max(a, d.total, d.peak), 0));
   return (
     <figure className="chart" data-testid="memory-chart" data-points={data.length} data-max-total={maxTotal}>
       <figcaption>
@@ -49,7 +62,7 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
         <ComposedChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
           <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmtX} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} padding={{ left: 4, right: 8 }} />
-          <YAxis tickFormatter={shortBytes} width={76} />
+          <YAxis tickFormatter={shortBytes} width={76} ticks={ticks} domain={[0, ticks[ticks.length - 1]]} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? fmtBytes(v) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmtX(Number(x))}`} />
           {LEDGER_CATEGORIES.map((c) => (
             <Area key={c} type="stepAfter" dataKey={c} stackId="mem" stroke={CATEGORY_COLORS[c]} fill={CATEGORY_COLORS[c]} fillOpacity={0.6} isAnimationActive={false} />
