@@ -151,9 +151,9 @@ test('compares a LoRA and a MeZO run, exports the adapter, keeps both across a r
   await expect(play.getByTestId(`runplay-pick-${after.lora.id}`)).toBeVisible();
   await expect(play.getByTestId(`runplay-pick-${after.mezo.id}`)).toBeVisible();
   await play.getByTestId(`runplay-pick-${after.mezo.id}`).uncheck();
-  await play.getByLabel('Prompt for every model').fill('And God said');
-  await play.getByLabel('New tokens').fill('12');
-  await play.getByRole('button', { name: /Generate side by side \(2\)/ }).click();
+  await play.getByLabel('Text to continue').fill('And God said');
+  await play.getByLabel('Tokens to add').fill('12');
+  await play.getByRole('button', { name: 'Run side by side (2)' }).click();
   for (const t of ['base', after.lora.id]) {
     await expect(play.getByTestId(`runplay-out-${t}`)).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
     await expect(play.getByTestId(`runplay-stats-${t}`)).toContainText(/[1-9]\d* tokens in/);

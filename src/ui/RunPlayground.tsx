@@ -33,7 +33,7 @@ export function RunPlayground() {
         }}
       >
         <label className="field block">
-          Prompt for every model
+          Text to continue, the same for every model
           <textarea value={prompt} rows={2} onChange={(e) => setPrompt(e.target.value)} data-testid="runplay-prompt" />
         </label>
         <fieldset style={{ border: 'none', padding: 0, margin: '0.4rem 0' }}>
@@ -48,13 +48,13 @@ export function RunPlayground() {
         </fieldset>
         <div className="row-buttons">
           <label className="field">
-            New tokens <input type="number" min={1} max={512} value={maxNewTokens} onChange={(e) => setMax(Math.max(1, Number(e.target.value) || 1))} />
+            Tokens to add <input type="number" min={1} max={512} value={maxNewTokens} onChange={(e) => setMax(Math.max(1, Number(e.target.value) || 1))} />
           </label>
           <label className="field">
-            Temperature <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(Math.max(0, Number(e.target.value) || 0))} />
+            Sampling <abbr title="temperature">temp.</abbr> <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(Math.max(0, Number(e.target.value) || 0))} />
           </label>
           <button type="submit" disabled={playing || targets.length === 0}>
-            {playing ? 'Generating…' : `Generate side by side (${targets.length})`}
+            {playing ? 'Running…' : `Run side by side (${targets.length})`}
           </button>
         </div>
       </form>
