@@ -5,17 +5,25 @@
 //     gguf    adapter.gguf, a llama.cpp LoRA adapter (llama-cli -m base.gguf --lora adapter.gguf)
 //     merged  the base with the run folded in, a Hugging Face model folder in the base's names and dtypes
 //     report  report.json (config, environment, summary), metrics.json, metrics.csv
+//     squeeze a LoRA run compressed to --rank r' by SVD of each B·A (energy kept per module in squeeze.json)
+//     lora    a SHiRA or full fine-tune run converted to a LoRA of --rank k by randomized SVD (lora.json: error per module)
+//     recipe  continue at scale: axolotl.yaml, train_trl.py, the dataset as JSONL, the run's adapter in adapter/
 // The model defaults to run.json's; --model names the base when it has moved.
 
 import { mkdirSync, readFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { parseDataset } from '../engine/data/dataset.ts';
+import { continueAtScale } from '../engine/export/recipe.ts';
+import { squeezeLora } from '../engine/export/squeeze.ts';
+import { fullToLora, shiraToLora } from '../engine/export/to-lora.ts';
+import { Checkpoint, readText } from '../engine/io/model-files.ts';
+import { readDataFile } from './train.ts';
 import { peftLoraToGguf } from '../engine/export/lora-gguf.ts';
 import { writeMergedModel, type OutFolder } from '../engine/export/merged.ts';
 import { buildReport } from '../engine/export/report.ts';
 import { Gpu } from '../engine/gpu/gpu.ts';
 import { nodeHost } from '../engine/gpu/host-node.ts';
-import { readText } from '../engine/io/model-files.ts';
 import { parseModelConfig } from '../engine/model/config.ts';
 import type { BasePrecision } from '../engine/model/decoder.ts';
 import type { CausalLM } from '../engine/model/load.ts';
@@ -28,7 +36,7 @@ import { progressPrinter } from './common.ts';
 import { loadMethods } from './methods.ts';
 import { resolveModel } from './sources.ts';
 
-export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'report'] as const;
+export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'report', 'squeeze', 'lora', 'recipe'] as const;
 
 /** Files a run folder may hold as its method's export (train writes the default format). */
 const EXPORT_FILE_NAMES = ['adapter_config.json', 'adapter_model.safetensors', 'model.safetensors', 'qzo_scales.safetensors', 'qzo_config.json'];
@@ -105,6 +113,8 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const outDir = f.string('out');
   const modelFlag = f.optional('model');
   const ggufType = f.string('gguf-type', 'f32');
+  const rankFlag = f.optional('rank');
+  const alphaFlag = f.optional('alpha');
   f.finish();
   if (!EXPORT_FORMATS.includes(format as (typeof EXPORT_FORMATS)[number])) throw new UsageError(`--format should be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
   if (ggufType !== 'f32' && ggufType !== 'f16') throw new UsageError(`--gguf-type should be f32 or f16, got "${ggufType}"`);
@@ -133,8 +143,50 @@ export async function exportCommand(argv: string[]): Promise<void> {
     say({ out: outDir, files: peft.map((x) => x.name) }, `PEFT adapter written to ${outDir}`);
     return;
   }
+  const writeAll = (out: readonly { name: string; bytes: Uint8Array }[]) => {
+    mkdirSync(outDir, { recursive: true });
+    for (const x of out) {
+      mkdirSync(dirname(join(outDir, x.name)), { recursive: true });
+      writeFileSync(join(outDir, x.name), x.bytes);
+    }
+  };
+  const rank = () => {
+    const r = Number(rankFlag);
+    if (rankFlag === undefined || !Number.isInteger(r) || r < 1) throw new UsageError(`--format ${format} needs --rank, a positive integer${rankFlag === undefined ? '' : ` (got "${rankFlag}")`}`);
+    return r;
+  };
+  const alpha = alphaFlag === undefined ? undefined : Number(alphaFlag);
+  if (alpha !== undefined && !(alpha > 0)) throw new UsageError(`--alpha should be a positive number, got "${alphaFlag}"`);
+  if (format === 'squeeze') {
+    const res = await squeezeLora(peftFiles(files, method), { rank: rank(), alpha });
+    writeAll([...res.files, { name: 'squeeze.json', bytes: new TextEncoder().encode(JSON.stringify({ energy: res.energy, alpha: res.alpha, modules: res.report }, null, 2) + '\n') }]);
+    say({ out: outDir, energy: res.energy, alpha: res.alpha }, `LoRA squeezed to rank ${rank()} (energy kept ${(100 * res.energy).toFixed(2)} %) written to ${outDir}`);
+    return;
+  }
+  if (format === 'recipe') {
+    const dataSpec = typeof run.data === 'string' ? run.data : undefined;
+    if (!dataSpec) throw new UsageError(`${runDir}/run.json names no dataset`);
+    const { name: dataName, content } = readDataFile(dataSpec);
+    const d = typeof run.dataSettings === 'object' && run.dataSettings !== null ? (run.dataSettings as Record<string, unknown>) : {};
+    const recipe = continueAtScale(JSON.stringify(run), parseDataset(dataName, content).rows, {
+      evalFraction: typeof d.evalFraction === 'number' ? d.evalFraction : undefined, pack: d.pack === true, trainOnPrompt: d.trainOnPrompt === true,
+    });
+    const adapter = files.filter((x) => x.name.startsWith('adapter_')).map((x) => ({ name: `adapter/${x.name}`, bytes: x.bytes }));
+    writeAll([...recipe.files.map((x) => ({ name: x.name, bytes: new TextEncoder().encode(x.text) })), ...adapter]);
+    for (const n of recipe.notes) if (!json) console.log(`note: ${n}`);
+    say({ out: outDir, files: recipe.files.map((x) => x.name), notes: recipe.notes }, `recipe (${recipe.kind}) written to ${outDir}: accelerate launch ${join(outDir, 'train_trl.py')}, or axolotl train ${join(outDir, 'axolotl.yaml')}`);
+    return;
+  }
   if (!modelSpec) throw new UsageError('--model is required: run.json names no model');
   const base = resolveModel(modelSpec, progressPrinter(json));
+  if (format === 'lora') {
+    const spec = parseModelConfig(await readText(base, 'config.json'), `${base.name}/config.json`);
+    const opts = { rank: rank(), alpha, baseModel: modelSpec };
+    const res = method === 'shira' ? await shiraToLora(files, spec, opts) : await fullToLora(files, await Checkpoint.open(base), spec, opts);
+    writeAll([...res.files, { name: 'lora.json', bytes: new TextEncoder().encode(JSON.stringify({ energy: res.energy, modules: res.report, dropped: res.dropped }, null, 2) + '\n') }]);
+    say({ out: outDir, energy: res.energy, dropped: res.dropped.length }, `${method} run as a rank-${rank()} LoRA (energy kept ${(100 * res.energy).toFixed(2)} %${res.dropped.length ? `; ${res.dropped.length} tensors LoRA cannot carry are listed in lora.json` : ''}) written to ${outDir}`);
+    return;
+  }
   if (format === 'gguf') {
     const spec = parseModelConfig(await readText(base, 'config.json'), `${base.name}/config.json`);
     const res = await peftLoraToGguf(peftFiles(files, method), spec, { type: ggufType === 'f16' ? 'F16' : 'F32' });

@@ -144,7 +144,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     const state = await plan.method.attach(model, plan.config, { seed: request.seed, trainer: plan.trainer, shape: plan.shape, baseModel: modelSpec, firstBatch: data.train[0] });
     if (outDir) {
       mkdirSync(outDir, { recursive: true });
-      writeFileSync(join(outDir, 'run.json'), JSON.stringify({ model: modelSpec, data: dataSpec, ...request, methodConfig: plan.config, trainer: plan.trainer, estimate: plan.estimate }, null, 2) + '\n');
+      const dataSettings = { evalFraction, pack, trainOnPrompt, metricRows };
+      writeFileSync(join(outDir, 'run.json'), JSON.stringify({ model: modelSpec, data: dataSpec, ...request, methodConfig: plan.config, trainer: plan.trainer, dataSettings, estimate: plan.estimate }, null, 2) + '\n');
       writeFileSync(join(outDir, 'metrics.jsonl'), '');
     }
     const metric = data.evalPrompts.length && metricRows > 0

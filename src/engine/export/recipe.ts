@@ -311,7 +311,7 @@ export function continueAtScale(runInput: RunRecord | string, rows: readonly Dat
     { key: 'lr_scheduler', value: schedulerName(schedule, warmup) },
     { key: 'warmup_steps', value: warmup },
     { key: 'weight_decay', value: num(t.weightDecay, 0) },
-    { key: 'max_grad_norm', value: num(t.maxGradNorm, 1), comment: '0 = no clipping, as in webtune' },
+    { key: 'max_grad_norm', value: num(t.maxGradNorm, 1), comment: '0 would mean no clipping, as in webtune' },
     ...(evalEvery > 0 ? [{ key: 'eval_steps', value: evalEvery }] : []),
     { key: 'logging_steps', value: 1 },
     { key: 'seed', value: run.seed },
