@@ -37,9 +37,12 @@ commands:
                      mezo: --eps 1e-3 --samples 1 --trainable all|lora (npm run cli -- methods lists all)
   estimate           the train flags: GPU bytes per ledger category the run will need, before any GPU work
   methods [--json]   every method with its flags, defaults and help
-  export             --run DIR --format peft|gguf|merged|report --out OUTDIR [--model M] [--gguf-type f32|f16] [--json]
+  export             --run DIR --format peft|gguf|merged|report|squeeze|lora|recipe --out OUTDIR [--model M]
+                     [--gguf-type f32|f16] [--rank R] [--alpha A] [--json]
                      a train --out folder as a PEFT adapter, a llama.cpp LoRA GGUF, the merged model
-                     (Hugging Face folder, the base's dtypes), or a report (config, environment, metrics CSV/JSON)
+                     (Hugging Face folder, the base's dtypes), a report (config, environment, metrics CSV/JSON),
+                     a LoRA squeezed to --rank R, a SHiRA / full run as a rank-R LoRA, or a recipe to continue
+                     at scale (Axolotl YAML + TRL script + the dataset)
 
 M: a Hugging Face model folder, hf:<owner>/<name>[@revision] (HF_TOKEN for gated repos), or builtin:<name>
 `;
