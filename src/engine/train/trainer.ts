@@ -4,7 +4,7 @@
 // steps, events for every step and eval, pause / resume / stop between steps, a clear stop
 // on a non-finite loss, and checkpoints that resume exactly.
 
-import type { LedgerSnapshot } from '../gpu/ledger.ts';
+import type { ByCategory, LedgerSnapshot } from '../gpu/ledger.ts';
 import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
 import type { CausalLM } from '../model/load.ts';
@@ -23,12 +23,19 @@ export interface MemoryFields {
   peak: number;
 }
 
-export function memoryFields(s: LedgerSnapshot): MemoryFields {
-  return { ...s.live, total: s.totalLive, peak: s.totalPeak };
+export function memoryFields(s: LedgerSnapshot, peak = s.totalPeak): MemoryFields {
+  return { ...s.live, total: s.totalLive, peak };
 }
 
 export type TrainEvent =
-  | { type: 'step'; step: number; loss: number; lr: number; tokensPerSec: number; wallMs: number; gradNorm?: number; memory: MemoryFields }
+  | {
+      type: 'step'; step: number; loss: number; lr: number; tokensPerSec: number; wallMs: number; gradNorm?: number;
+      /** Live after the step, their total, and the run's peak so far. */
+      memory: MemoryFields;
+      /** The highest bytes per category during this step (activations and gradients live
+       *  only inside it), and the highest total. */
+      stepPeak: ByCategory & { total: number };
+    }
   | { type: 'eval'; step: number; loss: number; metric?: number }
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number };
@@ -122,10 +129,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   let evalL: number | undefined;
   let metric: number | undefined;
   let step = (o.startStep ?? 1) - 1;
+  // The ledger's peak window restarts every step (for the step's own peak); the run's peak
+  // is the highest of them, from what attach left (its own peak included).
+  let runPeak = gpu.ledger.snapshot().totalPeak;
   const evaluate = async (at: number) => {
     if (!o.eval?.length && !o.metric) return;
     evalL = o.eval?.length ? await evalLoss(model, o.eval, c.evalBatches) : undefined;
     metric = o.metric ? await o.metric() : undefined;
+    runPeak = Math.max(runPeak, gpu.ledger.snapshot().totalPeak);
     o.onEvent?.({ type: 'eval', step: at, loss: evalL ?? Number.NaN, ...(metric === undefined ? {} : { metric }) });
   };
   while (step < c.steps && !control.stopped) {
@@ -138,9 +149,12 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     step++;
     const batches = stepBatches(o.train, step, c.accum);
     const lr = learningRate(c, step);
+    gpu.ledger.resetPeak();
     const s0 = performance.now();
     const r = await state.step(batches, { step, lr, trainer: c });
     const wallMs = performance.now() - s0;
+    const snap = gpu.ledger.snapshot();
+    runPeak = Math.max(runPeak, snap.totalPeak);
     if (!Number.isFinite(r.loss)) {
       throw new TrainingDivergedError(`step ${step}: the loss is ${r.loss} — training diverged (lower --lr, raise --warmup, or clip with --max-grad-norm); the state after step ${step - 1} is kept`);
     }
@@ -148,13 +162,13 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     const tokens = batches.reduce((a, b) => a + b.B * b.T, 0);
     o.onEvent?.({
       type: 'step', step, loss: r.loss, lr, tokensPerSec: (tokens / wallMs) * 1000, wallMs: performance.now() - t0,
-      ...(r.gradNorm === undefined ? {} : { gradNorm: r.gradNorm }), memory: memoryFields(gpu.ledger.snapshot()),
+      ...(r.gradNorm === undefined ? {} : { gradNorm: r.gradNorm }), memory: memoryFields(snap, runPeak), stepPeak: { ...snap.peak, total: snap.totalPeak },
     });
     if (c.evalEvery > 0 && step % c.evalEvery === 0 && step < c.steps) await evaluate(step);
   }
   await evaluate(step);
   return {
-    steps: step, finalLoss, evalLoss: evalL, metric, peakBytes: gpu.ledger.snapshot().totalPeak,
+    steps: step, finalLoss, evalLoss: evalL, metric, peakBytes: Math.max(runPeak, gpu.ledger.snapshot().totalPeak),
     trainableParams: state.trainableParams, wallMs: performance.now() - t0, stopped: control.stopped,
   };
 }

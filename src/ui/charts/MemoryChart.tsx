@@ -28,7 +28,9 @@ function byteTicks(max: number): number[] {
 
 const fmtX = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.toPrecision(4)).toString());
 
-/** Live GPU bytes of one shown run at each step, stacked by ledger category. */
+/** GPU bytes of one shown run at each step, stacked by ledger category: the peak of each
+ *  category within the step (activations and gradients exist only inside it), or what was
+ *  live after it for runs stored before steps carried their peaks. */
 export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKind }) {
   const runs = useChartRuns();
   const [picked, setPicked] = useState<string>();
@@ -38,7 +40,8 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
     if (!run) return [];
     return strideIndices(run.steps.length).map((i) => {
       const p = run.steps[i];
-      return { x: xOf(p, xKind), ...Object.fromEntries(LEDGER_CATEGORIES.map((c) => [c, p.memory[c]])), total: p.memory.total, peak: p.memory.peak };
+      const bytes = p.stepPeak ?? p.memory;
+      return { x: xOf(p, xKind), ...Object.fromEntries(LEDGER_CATEGORIES.map((c) => [c, bytes[c]])), total: bytes.total, peak: p.memory.peak };
     });
   }, [run, xKind]);
   const maxTotal = data.reduce((a, d) => Math.max(a, d.total), 0);
@@ -46,7 +49,7 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
   return (
     <figure className="chart" data-testid="memory-chart" data-points={data.length} data-max-total={maxTotal}>
       <figcaption>
-        GPU memory by category{' '}
+        GPU memory by category (peak in each step){' '}
         <label className="field inline">
           <span className="visually-hidden">Run shown in the memory chart</span>
           <select value={run?.id ?? ''} onChange={(e) => setPicked(e.target.value)} disabled={runs.length < 2}>
@@ -79,11 +82,11 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
         ))}
         <li>
           <span className="line dashed" style={{ borderColor: '#b42318' }} />
-          peak so far (within steps)
+          peak of the run so far
         </li>
       </ul>
       <p className="muted small" data-testid="memory-latest">
-        {run?.steps.length ? `${run.label}: ${fmtBytes(run.steps.at(-1)?.memory.total ?? 0)} live, ${fmtBytes(run.steps.at(-1)?.memory.peak ?? 0)} peak` : 'No steps yet.'}
+        {run?.steps.length ? `${run.label}: ${fmtBytes(run.steps.at(-1)?.memory.total ?? 0)} live between steps, ${fmtBytes(run.steps.at(-1)?.memory.peak ?? 0)} peak` : 'No steps yet.'}
       </p>
     </figure>
   );

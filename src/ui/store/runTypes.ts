@@ -3,6 +3,7 @@
 // persisted in the browser (IndexedDB) so it is still there after a reload.
 
 import type { RunPhase, RunRequestData } from '../../engine/runs.ts';
+import type { ByCategory } from '../../engine/gpu/ledger.ts';
 import type { MemoryFields } from '../../engine/train/trainer.ts';
 
 export interface StepPoint {
@@ -16,6 +17,8 @@ export interface StepPoint {
   tokens: number;
   gradNorm?: number;
   memory: MemoryFields;
+  /** Highest bytes per category during the step (absent in runs stored before it existed). */
+  stepPeak?: ByCategory & { total: number };
 }
 
 export interface EvalPoint {

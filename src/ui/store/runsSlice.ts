@@ -69,7 +69,7 @@ function apply(v: RunView, events: RunEvent[], paused: Record<string, boolean>):
       const t = e.event;
       if (t.type === 'step') {
         steps ??= [...out.steps];
-        steps.push({ step: t.step, loss: t.loss, lr: t.lr, tokensPerSec: t.tokensPerSec, wallMs: t.wallMs, tokens: t.step * perStep, gradNorm: t.gradNorm, memory: t.memory });
+        steps.push({ step: t.step, loss: t.loss, lr: t.lr, tokensPerSec: t.tokensPerSec, wallMs: t.wallMs, tokens: t.step * perStep, gradNorm: t.gradNorm, memory: t.memory, stepPeak: t.stepPeak });
       } else if (t.type === 'eval') {
         evals ??= [...out.evals];
         evals.push({ step: t.step, loss: t.loss, ...(t.metric === undefined ? {} : { metric: t.metric }) });
