@@ -14,6 +14,9 @@ import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
 import type { Schema } from './methods/schema.ts';
 import type { ExportFile, Trainable } from './methods/types.ts';
+import type { ModelFiles } from './io/model-files.ts';
+import { peftLoraToGguf } from './export/lora-gguf.ts';
+import { memoryFolder, writeMergedModel } from './export/merged.ts';
 import { TRAINER_SCHEMA } from './train/config.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
 import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
@@ -77,6 +80,25 @@ export interface LoadedBase {
   tokenizer: TextTokenizer;
   name: string;
   precision: BasePrecision;
+  /** The base's files (a merged export reads the checkpoint from them). */
+  source?: ModelFiles;
+}
+
+/** Formats every run offers beside its method's own: the merged model, and a llama.cpp
+ *  GGUF adapter for plain LoRA runs (DoRA and SHiRA have no GGUF form). */
+export function extraExportFormats(files: readonly ExportFile[]): string[] {
+  const cfg = files.find((f) => f.name === 'adapter_config.json');
+  let plainLora = false;
+  if (cfg) {
+    try {
+      const c: unknown = JSON.parse(new TextDecoder().decode(cfg.bytes));
+      plainLora = typeof c === 'object' && c !== null && (c as Record<string, unknown>).peft_type === 'LORA' && (c as Record<string, unknown>).use_dora !== true;
+    } catch {
+      plainLora = false;
+    }
+  }
+  const isQzo = files.some((f) => f.name === 'qzo_config.json');
+  return [...(plainLora ? ['gguf'] : []), ...(isQzo ? [] : ['merged'])];
 }
 
 export interface RunHost {
@@ -225,10 +247,10 @@ export class RunManager {
         onEvent: (event) => this.host.emit({ type: 'train', id: r.id, event }),
       });
       r.files = await state.exportFiles();
-      r.exportFormats = state.exportFormats;
+      r.exportFormats = [...state.exportFormats, ...extraExportFormats(r.files)];
       r.checkpoint = await saveCheckpoint(state, summary.steps, { method: r.plan.method.name });
       r.summary = summary;
-      this.finish(r, summary.stopped ? 'stopped' : 'done', { summary });
+      this.finish(r, summary.stopped ? 'stopped' : 'done', { summary, exportFormats: [...r.exportFormats] });
     } catch (e) {
       this.finish(r, 'failed', { error: errorOf(e) });
     } finally {
@@ -238,11 +260,27 @@ export class RunManager {
     }
   }
 
-  /** A finished run's files in one of its method's export formats (default: the first). */
+  /**
+   * A finished run's files in one of its export formats (default: the method's first):
+   * the method's own formats, 'gguf' (llama.cpp LoRA adapter) and 'merged' (the base with
+   * the run folded in, a Hugging Face model folder's files).
+   */
   async exportRun(id: string, format?: string): Promise<ExportFile[]> {
     const r = this.record(id);
-    if (!r.files) throw new Error(`run ${id} has nothing to export yet (${r.phase})`);
-    if (format === undefined || format === r.exportFormats?.[0]) return r.files;
+    const files = r.files;
+    if (!files) throw new Error(`run ${id} has nothing to export yet (${r.phase})`);
+    if (format === undefined || format === r.exportFormats?.[0]) return files;
+    if (format === 'gguf' || format === 'merged') {
+      return this.host.exclusive(async () => {
+        const base = this.requireBase();
+        if (base.name !== r.baseName) throw new Error(`run ${id} was trained on ${r.baseName}; load that model to export it as ${format}`);
+        if (format === 'gguf') return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }];
+        if (!base.source) throw new Error('the loaded model\'s files are not at hand to merge into');
+        const out = memoryFolder();
+        await writeMergedModel(base.source, files, out, { precision: base.precision });
+        return [...out.files].map(([name, bytes]) => ({ name, bytes }));
+      });
+    }
     return this.host.exclusive(async () => this.withRun(r, (state) => state.exportFiles(format)));
   }
 

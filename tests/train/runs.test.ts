@@ -21,7 +21,7 @@ async function setup() {
   const load = async () => {
     base?.model.dispose();
     const model = await loadModel(gpu, files, { precision: 'f32' });
-    base = { model, tokenizer: await loadTokenizer(files, model.spec.eosTokenIds), name: 'tiny-kjv', precision: 'f32' };
+    base = { model, tokenizer: await loadTokenizer(files, model.spec.eosTokenIds), name: 'tiny-kjv', precision: 'f32', source: files };
   };
   await load();
   let queue: Promise<unknown> = Promise.resolve();
@@ -75,6 +75,14 @@ describe('run manager', () => {
     const files = await s.runs.exportRun(a);
     expect(files.map((f) => f.name).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     expect(JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'adapter_config.json')?.bytes)).r).toBe(4);
+    // Beside the method's PEFT adapter: a llama.cpp GGUF adapter and the merged model.
+    const done = s.events.filter((e) => e.type === 'run' && e.id === a).at(-1);
+    expect(done?.type === 'run' && done.exportFormats).toEqual(['peft', 'gguf', 'merged']);
+    const gguf = await s.runs.exportRun(a, 'gguf');
+    expect(new TextDecoder().decode(gguf[0].bytes.subarray(0, 4))).toBe('GGUF');
+    const merged = await s.runs.exportRun(a, 'merged');
+    expect(merged.map((f) => f.name)).toEqual(expect.arrayContaining(['model.safetensors', 'config.json', 'tokenizer.json']));
+    await expect(s.runs.exportRun(b, 'gguf')).rejects.toThrow(/PEFT|LoRA|adapter/);
     // MeZO trained the weights in place: the base was reloaded after it; LoRA came off by itself.
     expect(s.reloads()).toBe(1);
     expect(Array.from((await s.base()?.model.logits(ids, 1, 4)) ?? [])).toEqual(Array.from(before ?? []));
