@@ -210,7 +210,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
 
 /** Put the PEFT adapter in `dir` (LoRA / DoRA through the lora method, SHiRA through shira)
  *  on `model`; a mismatched name or shape is a ConfigError naming the tensor. */
-export async function applyAdapterDir(model: CausalLM, dir: string, precision: BasePrecision): Promise<Trainable> {
+export async function applyAdapterDir(model: CausalLM, dir: string, precision: BasePrecision, trainer = trainerConfig(), expectMethod?: string): Promise<Trainable> {
   const cfgPath = join(dir, 'adapter_config.json');
   const stPath = join(dir, 'adapter_model.safetensors');
   for (const p of [cfgPath, stPath]) if (!existsSync(p)) throw new UsageError(`--adapter ${dir}: no ${p.slice(dir.length + 1)} (expected a PEFT adapter folder)`);
@@ -223,8 +223,9 @@ export async function applyAdapterDir(model: CausalLM, dir: string, precision: B
   }
   const methodName = peftType === 'LORA' ? 'lora' : peftType === 'SHIRA' ? 'shira' : undefined;
   if (!methodName) throw new UsageError(`--adapter ${dir}: peft_type ${JSON.stringify(peftType)} is not one webtune loads (LORA, incl. DoRA, or SHIRA)`);
+  if (expectMethod && expectMethod !== methodName) throw new ConfigError(`--adapter ${dir} is a ${String(peftType)} adapter: continue it with --method ${methodName}, not ${expectMethod}`);
   await loadMethods();
   const m = getMethod(methodName);
   if (!m.importFiles) throw new Error(`${methodName} has no importFiles`);
-  return m.importFiles(model, files, { seed: 0, trainer: trainerConfig(), shape: { B: 1, T: 1, precision }, baseModel: '' });
+  return m.importFiles(model, files, { seed: 0, trainer, shape: { B: 1, T: 1, precision }, baseModel: '' });
 }

@@ -33,6 +33,7 @@ commands:
                      trainer: [--lr] [--schedule constant|linear|cosine] [--warmup N] [--optimizer adamw|sgd]
                      [--weight-decay] [--max-grad-norm 1] [--accum 1] [--eval-every N] [--eval-batches 4]
                      data: [--eval-fraction 0.1] [--pack] [--train-on-prompt] [--metric-rows 32]
+                     [--adapter DIR]: continue training a PEFT LoRA / DoRA / SHiRA adapter folder
                      method flags, e.g. lora: --rank 8 --alpha 16 --targets q_proj,v_proj [--rslora];
                      mezo: --eps 1e-3 --samples 1 --trainable all|lora (npm run cli -- methods lists all)
   estimate           the train flags: GPU bytes per ledger category the run will need, before any GPU work

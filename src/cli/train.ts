@@ -23,6 +23,7 @@ import { TRAINER_SCHEMA } from '../engine/train/config.ts';
 import { planRun, prepareData, type RunPlan, type RunRequest } from '../engine/train/plan.ts';
 import { memoryFields, saveCheckpoint, train, type TrainEvent } from '../engine/train/trainer.ts';
 import { Flags, UsageError } from './args.ts';
+import { applyAdapterDir } from './export.ts';
 import { loadMethods } from './methods.ts';
 import { precisionFlag, progressPrinter } from './common.ts';
 import { resolveModel } from './sources.ts';
@@ -117,6 +118,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const metricRows = f.number('metric-rows', 32, (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0');
   const pack = f.bool('pack');
   const trainOnPrompt = f.bool('train-on-prompt');
+  const adapterDir = f.optional('adapter');
   f.finish();
   const say = (o: Record<string, unknown>, text: string) => (json ? console.log(JSON.stringify(o)) : console.log(text));
 
@@ -141,10 +143,14 @@ export async function trainCommand(argv: string[]): Promise<void> {
     planRun(spec, request, { maxBufferSize: gpu.adapter.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.adapter.limits.maxStorageBufferBindingSize });
     const model = await loadModel(gpu, files, { precision: request.precision });
     gpu.ledger.resetPeak();
-    const state = await plan.method.attach(model, plan.config, { seed: request.seed, trainer: plan.trainer, shape: plan.shape, baseModel: modelSpec, firstBatch: data.train[0] });
+    // --adapter DIR: continue training a PEFT adapter (its rank, alpha and targets come from it).
+    const state = adapterDir
+      ? await applyAdapterDir(model, adapterDir, request.precision, plan.trainer, plan.method.name)
+      : await plan.method.attach(model, plan.config, { seed: request.seed, trainer: plan.trainer, shape: plan.shape, baseModel: modelSpec, firstBatch: data.train[0] });
+    if (adapterDir && !json) console.log(`continuing the adapter in ${adapterDir} (${state.trainableParams} trainable values)`);
     if (outDir) {
       mkdirSync(outDir, { recursive: true });
-      const dataSettings = { evalFraction, pack, trainOnPrompt, metricRows };
+      const dataSettings = { evalFraction, pack, trainOnPrompt, metricRows, ...(adapterDir ? { startedFrom: adapterDir } : {}) };
       writeFileSync(join(outDir, 'run.json'), JSON.stringify({ model: modelSpec, data: dataSpec, ...request, methodConfig: plan.config, trainer: plan.trainer, dataSettings, estimate: plan.estimate }, null, 2) + '\n');
       writeFileSync(join(outDir, 'metrics.jsonl'), '');
     }

@@ -1,5 +1,6 @@
 // The rank tools and the "continue at scale" recipe from the CLI, on real runs of the
-// built-in model: squeeze a LoRA run, turn a SHiRA run into a LoRA that --adapter loads,
+// built-in model: squeeze a LoRA run (and train the result on with --adapter), turn a SHiRA
+// run into a LoRA that --adapter loads,
 // and write an Axolotl + TRL recipe that names the run's hyperparameters.
 
 import { execFile } from 'node:child_process';
@@ -37,8 +38,13 @@ describe('CLI export: squeeze, any adapter to LoRA, recipe', () => {
     expect(Number(e?.energy)).toBeGreaterThan(0);
     expect(Number(e?.energy)).toBeLessThanOrEqual(1);
     expect(JSON.parse(readFileSync(join(TMP, 'sq', 'adapter_config.json'), 'utf8')).r).toBe(2);
-    const gen = await cli('generate', '--model', 'builtin:tiny-kjv', '--adapter', join(TMP, 'sq'), '--prompt', 'Job 3:4 book:', '--max-tokens', '4', '--json');
-    expect(gen.code, gen.stderr).toBe(0);
+    // The squeezed adapter trains on (train --adapter), at its own rank.
+    const more = await cli('train', ...BASE, '--method', 'lora', '--adapter', join(TMP, 'sq'), '--lr', '0.01', '--json');
+    expect(more.code, more.stderr).toBe(0);
+    expect(lines(more.stdout).find((l) => l.type === 'done')?.trainableParams).toBe(2 * 4 * ((96 + 96) + (96 + 48)));
+    const wrong = await cli('train', ...BASE, '--method', 'shira', '--adapter', join(TMP, 'sq'));
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/continue it with --method lora/);
     const rc = await cli('export', '--run', dir, '--format', 'recipe', '--out', join(TMP, 'recipe'));
     expect(rc.code, rc.stderr).toBe(0);
     const yaml = readFileSync(join(TMP, 'recipe', 'axolotl.yaml'), 'utf8');
