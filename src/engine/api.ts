@@ -8,10 +8,10 @@ import type { LedgerSnapshot } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
 import type { FieldMapping } from './data/dataset.ts';
 import type { ExportFile } from './methods/types.ts';
-import type { DatasetSummary, EstimateResult, MethodInfo, RunEvent, RunRequestData } from './runs.ts';
+import type { DatasetPreview, DatasetSummary, EstimateResult, MethodInfo, PreviewSettings, RunEvent, RunRequestData } from './runs.ts';
 import type { Schema } from './methods/schema.ts';
 
-export type { DatasetSummary, EstimateResult, MethodInfo, RunEvent, RunRequestData } from './runs.ts';
+export type { DatasetPreview, DatasetSummary, EstimateResult, MethodInfo, PreviewSettings, RunEvent, RunRequestData } from './runs.ts';
 
 export interface ErrorInfo {
   name: string;
@@ -63,6 +63,22 @@ export interface HubRequest {
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
+/** A dataset repo on the Hub (or a server in its URL layout), read from its Parquet files. */
+export interface HubDatasetRequest {
+  /** "owner/name", as in huggingface.co/datasets/owner/name. */
+  repo: string;
+  /** Branch, tag or commit; "main" when empty. */
+  revision?: string;
+  /** A config (subset) name; "default" / empty: every Parquet file of the split. */
+  config?: string;
+  /** "train" when empty (or every file when no file is in a "train" split). */
+  split?: string;
+  token?: string;
+  endpoint?: string;
+  /** Read at most this many rows (the first ones, file by file); 50,000 when absent. */
+  maxRows?: number;
+}
+
 export interface GenerateRequest {
   prompt: string;
   /** Generate with a finished run's adapter (or trained weights) applied; the base without. */
@@ -110,6 +126,23 @@ export interface EngineApi {
   listMethods(): Promise<{ methods: MethodInfo[]; trainer: Schema }>;
   /** Parse a dataset file's text (JSONL, JSON, CSV, TXT); unreadable rows are listed by line. */
   loadDataset(name: string, content: string, mapping?: FieldMapping): Promise<DatasetSummary>;
+  /**
+   * Parse a dataset file's bytes, by extension: .parquet as Parquet (the first 50,000 rows;
+   * bad rows listed by row number), anything else decoded as UTF-8 text as loadDataset does.
+   */
+  loadDatasetFile(name: string, bytes: Uint8Array, mapping?: FieldMapping): Promise<DatasetSummary>;
+  /**
+   * List a Hub dataset's Parquet files for a config and split, download them into the Hub
+   * cache ('download' events per file, as for models) until maxRows rows are read, and parse
+   * them. HubError names the repo on 404, 401/403 and when no Parquet file matches.
+   */
+  loadHubDataset(req: HubDatasetRequest, mapping?: FieldMapping): Promise<DatasetSummary>;
+  /**
+   * The first rows of a dataset as the loaded model's tokenizer will see them (chat template or
+   * the plain format), split into trained and masked spans, with token counts and the length
+   * histogram. Throws when no model is loaded.
+   */
+  previewDataset(datasetId: string, settings: PreviewSettings): Promise<DatasetPreview>;
   /** A sample dataset served with the page (public/datasets/<name>.jsonl). */
   loadBuiltinDataset(name: string): Promise<DatasetSummary>;
   /** Memory per ledger category a run would need on the loaded model, and whether it can start. */

@@ -4,7 +4,7 @@
 // the loaded base, keeps its export and checkpoint, and leaves the base as it found it
 // (methods that train the weights in place get the base reloaded after them).
 
-import { parseDataset, type DatasetRow, type FieldMapping, type RowError } from './data/dataset.ts';
+import { encodeRows, parseDataset, tokenLengthHistogram, type DatasetRow, type FieldMapping, type LengthHistogram, type ParsedDataset, type RowError } from './data/dataset.ts';
 import { exactMatch } from './data/metric.ts';
 import type { TextTokenizer } from './data/tokenizer.ts';
 import type { Gpu } from './gpu/gpu.ts';
@@ -36,9 +36,60 @@ export interface DatasetSummary {
   format: string;
   rows: number;
   kinds: { text: number; prompt: number; chat: number };
-  /** Rows that could not be read (the first 200), by line. */
+  /** Rows that could not be read (the first 200), by line (by row number for Parquet). */
   errors: RowError[];
   errorCount: number;
+  /** Set when the source has more records than were read: the row cap, and the source's count when known. */
+  capped?: { at: number; total?: number };
+}
+
+export interface PreviewSettings {
+  maskPrompt: boolean;
+  /** Tokens a training sequence holds (the run's T + 1: T inputs and the target after the last). */
+  maxTokens: number;
+}
+
+export interface DatasetPreview {
+  /** The first rows as the model will see them: the decoded text in spans, trained (loss) or masked. */
+  rows: { segments: { text: string; trained: boolean }[]; tokens: number; truncated: boolean }[];
+  /** Token lengths (before any cut) of the first `counted` rows. */
+  histogram: LengthHistogram;
+  /** How many of the counted rows are longer than maxTokens and would be cut. */
+  truncated: number;
+  /** Rows tokenized for the histogram (all of them, or the first PREVIEW_COUNT_ROWS). */
+  counted: number;
+  /** Rows in the dataset. */
+  totalRows: number;
+}
+
+/** Rows shown in a preview. */
+export const PREVIEW_ROWS = 4;
+/** Rows tokenized for a preview's length histogram (tokenizing 50k rows would hold the worker up). */
+export const PREVIEW_COUNT_ROWS = 5000;
+
+/**
+ * Decode an example in spans of equal loss. Each span's text is the growth of the decoded
+ * prefix (decoding a span alone would drop word-start spaces and split multi-byte pieces);
+ * special tokens (BOS, EOS, end-of-turn) are shown, since the model sees them.
+ */
+export function exampleSegments(tokens: readonly number[], loss: readonly number[], tok: TextTokenizer): { text: string; trained: boolean }[] {
+  const out: { text: string; trained: boolean }[] = [];
+  let shown = '';
+  let start = 0;
+  for (let i = 1; i <= tokens.length; i++) {
+    if (i < tokens.length && loss[i] === loss[start]) continue;
+    const text = tok.decode(tokens.slice(0, i), false);
+    const piece = text.startsWith(shown) ? text.slice(shown.length) : tok.decode(tokens.slice(start, i), false);
+    const trained = loss[start] === 1;
+    if (piece) {
+      const last = out[out.length - 1];
+      if (last && last.trained === trained) last.text += piece;
+      else out.push({ text: piece, trained });
+    }
+    shown = text;
+    start = i;
+  }
+  return out;
 }
 
 export interface DataSettings {
@@ -146,13 +197,40 @@ export class RunManager {
 
   /** Parse a dataset file's text; unreadable rows are listed, the rest kept. */
   addDataset(name: string, content: string, mapping?: FieldMapping): DatasetSummary {
-    const parsed = parseDataset(name, content, mapping);
+    return this.addParsed(name, parseDataset(name, content, mapping));
+  }
+
+  /** Keep rows parsed elsewhere (Parquet files, a Hub dataset) as a dataset. */
+  addParsed(name: string, parsed: ParsedDataset): DatasetSummary {
     const kinds = { text: 0, prompt: 0, chat: 0 };
     for (const r of parsed.rows) kinds[r.kind]++;
     const id = `data-${this.nextId++}`;
     const summary: DatasetSummary = { id, name, format: parsed.format, rows: parsed.rows.length, kinds, errors: parsed.errors.slice(0, 200), errorCount: parsed.errors.length };
+    if (parsed.capped) summary.capped = parsed.capped;
     this.datasets.set(id, { summary, rows: parsed.rows });
     return summary;
+  }
+
+  /**
+   * What the model will see of a dataset with the loaded base's tokenizer: the first rows
+   * decoded in trained / masked spans (cut at maxTokens as training cuts them), and the token
+   * lengths of up to PREVIEW_COUNT_ROWS rows with how many maxTokens would cut.
+   */
+  preview(datasetId: string, settings: PreviewSettings): DatasetPreview {
+    const ds = this.datasets.get(datasetId);
+    if (!ds) throw new Error(`no dataset "${datasetId}" is loaded`);
+    const base = this.host.base();
+    if (!base) throw new Error('No model is loaded: the preview needs the model\'s tokenizer (and chat template). Load a model first.');
+    if (!(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 2)) throw new RangeError(`preview: maxTokens must be an integer ≥ 2 (got ${settings.maxTokens})`);
+    const counted = ds.rows.slice(0, PREVIEW_COUNT_ROWS);
+    const opts = { maxTokens: Number.MAX_SAFE_INTEGER, maskPrompt: settings.maskPrompt, useChatTemplate: true };
+    const { examples } = encodeRows(counted, base.tokenizer, opts);
+    const rows = examples.slice(0, PREVIEW_ROWS).map((ex) => {
+      const n = Math.min(ex.tokens.length, settings.maxTokens);
+      return { segments: exampleSegments(ex.tokens.slice(0, n), ex.loss.slice(0, n), base.tokenizer), tokens: ex.tokens.length, truncated: ex.tokens.length > settings.maxTokens };
+    });
+    const truncated = examples.filter((e) => e.tokens.length > settings.maxTokens).length;
+    return { rows, histogram: tokenLengthHistogram(examples, 20), truncated, counted: counted.length, totalRows: ds.rows.length };
   }
 
   private requireBase(): LoadedBase {

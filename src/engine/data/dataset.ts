@@ -17,7 +17,7 @@ export type DatasetRow =
   | { kind: 'prompt'; prompt: string; completion: string }
   | { kind: 'chat'; messages: ChatMessage[] };
 
-export type DatasetFormat = 'jsonl' | 'json' | 'csv' | 'txt';
+export type DatasetFormat = 'jsonl' | 'json' | 'csv' | 'txt' | 'parquet';
 
 /**
  * Which field of a record holds what. With `messages` the rows are chat; with `prompt` or
@@ -33,8 +33,11 @@ export interface FieldMapping {
 
 export interface ParsedDataset {
   rows: DatasetRow[];
+  /** By line (text formats) or 1-based row number (Parquet). */
   errors: RowError[];
   format: DatasetFormat;
+  /** Set when the source has more records than were read: the row cap, and the source's record count when known. */
+  capped?: { at: number; total?: number };
 }
 
 /** One tokenized example: loss[i] = 1 when token i is a training target (predicted from i − 1). */
@@ -160,7 +163,12 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function readRecords(records: { line: number; value: unknown }[], mapping: FieldMapping | undefined, out: ParsedDataset): void {
+/**
+ * Classify records (JSON values, CSV rows or Parquet rows as objects) into typed rows by the
+ * mapping or by auto-detection: each readable one is appended to `out.rows`, each other one
+ * to `out.errors` with its `line` (a line or row number) and why. Every parser shares this.
+ */
+export function readRecords(records: readonly { line: number; value: unknown }[], mapping: FieldMapping | undefined, out: Pick<ParsedDataset, 'rows' | 'errors'>): void {
   for (const { line, value } of records) {
     if (!isRecord(value)) {
       out.errors.push({ line, message: `expected a JSON object (got ${typeName(value)})` });
@@ -305,12 +313,7 @@ function parseCsv(fileName: string, content: string, mapping: FieldMapping | und
     }
     const rec: Rec = {};
     names.forEach((name, j) => (rec[name] = fields[j]));
-    try {
-      out.rows.push(toRow(rec, mapping));
-    } catch (e) {
-      if (!(e instanceof RowProblem)) throw e;
-      out.errors.push({ line, message: e.message });
-    }
+    readRecords([{ line, value: rec }], mapping, out);
   }
   out.errors.sort((a, b) => a.line - b.line);
 }

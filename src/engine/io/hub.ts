@@ -1,4 +1,5 @@
-// Hugging Face Hub files by repo id and revision: https://huggingface.co/<id>/resolve/<rev>/<file>,
+// Hugging Face Hub files by repo id and revision: https://huggingface.co/<id>/resolve/<rev>/<file>
+// (datasets: https://huggingface.co/datasets/<id>/resolve/<rev>/<file>),
 // with an optional access token, progress per file, resumable downloads (HTTP Range from
 // the bytes already cached) and a persistent cache the host provides (OPFS in the browser,
 // a directory in Node). The engine reads cached files through ByteSource, a tensor at a time.
@@ -28,8 +29,13 @@ export interface HubProgress {
   fromCache: boolean;
 }
 
+/** Model repos live at <endpoint>/<id>, dataset repos at <endpoint>/datasets/<id>. */
+export type RepoType = 'model' | 'dataset';
+
 export interface HubOptions {
   revision?: string;
+  /** 'model' when absent. */
+  repoType?: RepoType;
   token?: string;
   endpoint?: string;
   cache: FileCache;
@@ -50,16 +56,21 @@ export class HubError extends Error {
 
 const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 
-export function hubUrl(repo: string, file: string, revision = 'main', endpoint = 'https://huggingface.co'): string {
+export function hubUrl(repo: string, file: string, revision = 'main', endpoint = 'https://huggingface.co', repoType: RepoType = 'model'): string {
   if (!REPO_ID.test(repo)) throw new HubError(`"${repo}" is not a Hub repo id (expected "owner/name")`);
   const path = file.split('/').map(encodeURIComponent).join('/');
-  return `${endpoint.replace(/\/$/, '')}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+  return `${endpoint.replace(/\/$/, '')}/${repoType === 'dataset' ? 'datasets/' : ''}${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+}
+
+/** The cache key of a repo file: models keep the plain `<repo>/<rev>/<file>`, datasets get a prefix. */
+function cacheKey(repo: string, rev: string, file: string, repoType: RepoType = 'model'): string {
+  return `${repoType === 'dataset' ? 'datasets/' : ''}${repo}/${rev}/${file}`;
 }
 
 /** Whether `file` exists in the repo (HEAD request; false on 404). */
 export async function hubHas(repo: string, file: string, opts: Omit<HubOptions, 'cache'>): Promise<boolean> {
   const f = opts.fetch ?? fetch;
-  const res = await f(hubUrl(repo, file, opts.revision, opts.endpoint), { method: 'HEAD', headers: authHeaders(opts.token), signal: opts.signal });
+  const res = await f(hubUrl(repo, file, opts.revision, opts.endpoint, opts.repoType), { method: 'HEAD', headers: authHeaders(opts.token), signal: opts.signal });
   if (res.status === 404) return false;
   if (!res.ok) throw statusError(res.status, repo, file, opts.revision ?? 'main');
   return true;
@@ -68,7 +79,7 @@ export async function hubHas(repo: string, file: string, opts: Omit<HubOptions, 
 /** Download `file` into the cache (resuming a partial download) and open it. */
 export async function hubFile(repo: string, file: string, opts: HubOptions): Promise<ByteSource> {
   const rev = opts.revision ?? 'main';
-  const key = `${repo}/${rev}/${file}`;
+  const key = cacheKey(repo, rev, file, opts.repoType);
   const cache = opts.cache;
   if (await cache.isComplete(key)) {
     const src = await cache.open(key);
@@ -81,7 +92,7 @@ export async function hubFile(repo: string, file: string, opts: HubOptions): Pro
   if (have > 0) headers.Range = `bytes=${have}-`;
   let res: Response;
   try {
-    res = await f(hubUrl(repo, file, rev, opts.endpoint), { headers, signal: opts.signal });
+    res = await f(hubUrl(repo, file, rev, opts.endpoint, opts.repoType), { headers, signal: opts.signal });
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     throw new HubError(`Could not reach the Hub for ${repo}/${file}: ${e instanceof Error ? e.message : String(e)}. Check the connection and try again; what was downloaded is kept.`);
@@ -152,7 +163,117 @@ export function hubModelFiles(repo: string, opts: HubOptions): ModelFiles {
   const rev = opts.revision ?? 'main';
   return {
     name: `hf:${repo}@${rev}`,
-    has: async (file) => (await opts.cache.isComplete(`${repo}/${rev}/${file}`)) || hubHas(repo, file, opts),
+    has: async (file) => (await opts.cache.isComplete(cacheKey(repo, rev, file, opts.repoType))) || hubHas(repo, file, opts),
     open: (file) => hubFile(repo, file, opts),
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// Dataset repos: their Parquet files
+
+/** The revision the Hub's dataset viewer writes its Parquet conversion of every dataset to. */
+export const PARQUET_CONVERSION_REVISION = 'refs/convert/parquet';
+
+export interface HubDatasetFiles {
+  /** The revision the files are at (the one asked for, or the Parquet conversion branch). */
+  revision: string;
+  /** Paths in the repo, sorted; size in bytes when the Hub said. */
+  files: { path: string; size?: number }[];
+}
+
+interface TreeEntry {
+  type: string;
+  path: string;
+  size?: number;
+}
+
+/**
+ * Every entry under `path` at `revision` of a dataset repo, through the Hub API's tree listing
+ * (GET <endpoint>/api/datasets/<repo>/tree/<rev>[/<path>]?recursive=true, a JSON array of
+ * { type, path, size }, paginated with a Link rel="next" header). Undefined on 404.
+ */
+async function listTree(repo: string, revision: string, path: string, opts: Omit<HubOptions, 'cache'>): Promise<TreeEntry[] | undefined> {
+  const f = opts.fetch ?? fetch;
+  const base = (opts.endpoint ?? 'https://huggingface.co').replace(/\/$/, '');
+  const sub = path ? '/' + path.split('/').map(encodeURIComponent).join('/') : '';
+  let url: string | undefined = `${base}/api/datasets/${repo}/tree/${encodeURIComponent(revision)}${sub}?recursive=true`;
+  const out: TreeEntry[] = [];
+  for (let page = 0; url && page < 100; page++) {
+    let res: Response;
+    try {
+      res = await f(url, { headers: authHeaders(opts.token), signal: opts.signal });
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      throw new HubError(`Could not reach the Hub to list the files of dataset ${repo}: ${e instanceof Error ? e.message : String(e)}. Check the connection and the endpoint.`);
+    }
+    if (res.status === 404) return undefined;
+    if (res.status === 401 || res.status === 403) {
+      throw new HubError(
+        `The Hub refused to list dataset ${repo} (HTTP ${res.status}): it is private or gated. Accept its terms on huggingface.co and give an access token with read rights.`,
+        res.status,
+      );
+    }
+    if (!res.ok) throw new HubError(`The Hub answered HTTP ${res.status} listing the files of dataset ${repo} at "${revision}"`, res.status);
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch {
+      throw new HubError(`The Hub's file list for dataset ${repo} is not JSON`);
+    }
+    if (!Array.isArray(body)) throw new HubError(`The Hub's file list for dataset ${repo} is not a JSON array`);
+    for (const e of body) if (e && typeof e === 'object' && typeof e.path === 'string') out.push({ type: String(e.type), path: e.path, size: typeof e.size === 'number' ? e.size : undefined });
+    const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
+    url = next ? new URL(next, url).href : undefined;
+  }
+  return out;
+}
+
+/** Whether a Parquet path belongs to `split`: a folder named so, or a file name starting "<split>-", "<split>_" or "<split>.". */
+function inSplit(path: string, split: string): boolean {
+  const parts = path.split('/');
+  const name = parts[parts.length - 1];
+  return parts.slice(0, -1).includes(split) || [`${split}-`, `${split}_`, `${split}.`].some((p) => name.startsWith(p));
+}
+
+/**
+ * The Parquet files of one split of a dataset repo. First the repo's own files at `revision`
+ * (default "main"): *.parquet, narrowed to the config's folder when a config other than
+ * "default" is named, and to the split (default: "train" when some file is in it, else all).
+ * When there are none, the dataset viewer's conversion at refs/convert/parquet, whose layout
+ * is <config>/<split>/NNNN.parquet. A repo that does not exist throws a HubError naming it.
+ */
+export async function hubDatasetParquetFiles(
+  repo: string,
+  opts: Omit<HubOptions, 'cache' | 'repoType'> & { config?: string; split?: string },
+): Promise<HubDatasetFiles> {
+  if (!REPO_ID.test(repo)) throw new HubError(`"${repo}" is not a Hub dataset id (expected "owner/name")`);
+  const rev = opts.revision || 'main';
+  const config = opts.config || undefined;
+  const entries = await listTree(repo, rev, '', opts);
+  if (!entries) {
+    throw new HubError(
+      `The Hub has no dataset ${repo} at revision "${rev}" (HTTP 404): check the dataset id (as in huggingface.co/datasets/${repo}) and the revision; a private dataset also needs an access token.`,
+      404,
+    );
+  }
+  let files = entries.filter((e) => e.type === 'file' && e.path.toLowerCase().endsWith('.parquet'));
+  if (config && config !== 'default') files = files.filter((e) => e.path.split('/').slice(0, -1).includes(config));
+  const split = opts.split || (files.some((e) => inSplit(e.path, 'train')) ? 'train' : undefined);
+  if (split) files = files.filter((e) => inSplit(e.path, split));
+  if (files.length === 0 && rev !== PARQUET_CONVERSION_REVISION) {
+    const converted = await listTree(repo, PARQUET_CONVERSION_REVISION, `${config ?? 'default'}/${split ?? 'train'}`, opts);
+    const pq = (converted ?? []).filter((e) => e.type === 'file' && e.path.toLowerCase().endsWith('.parquet'));
+    if (pq.length) return { revision: PARQUET_CONVERSION_REVISION, files: sorted(pq) };
+  }
+  if (files.length === 0) {
+    const what = `${config ? `config "${config}", ` : ''}split "${split ?? 'train'}"`;
+    throw new HubError(
+      `Dataset ${repo} at "${rev}" has no Parquet files for ${what}, and no Parquet conversion of it at ${PARQUET_CONVERSION_REVISION}: check the config and split names on its dataset page.`,
+    );
+  }
+  return { revision: rev, files: sorted(files) };
+}
+
+function sorted(entries: TreeEntry[]): { path: string; size?: number }[] {
+  return entries.map((e) => ({ path: e.path, size: e.size })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
