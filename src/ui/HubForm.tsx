@@ -7,7 +7,7 @@ import { useStore } from './store/index.ts';
 /** The access token lives only in this browser's localStorage (and is sent only to the endpoint). */
 const TOKEN_KEY = 'webtune.hub-token';
 
-function savedToken(): string {
+export function savedToken(): string {
   try {
     return localStorage.getItem(TOKEN_KEY) ?? '';
   } catch {

@@ -1,48 +1,97 @@
-// Data slice: the dataset the runs train on (a file the user picked or dropped, read here
-// and parsed in the worker, or a built-in sample), its summary with the unreadable rows by
-// line, and the data settings every run of the page uses.
+// Data slice: the dataset the runs train on (a file the user picked or dropped, its bytes
+// sent to the worker and parsed there, a Hugging Face dataset by id, or a built-in sample),
+// its summary with the unreadable rows by line, the data settings every run of the page uses,
+// and the preview of what the model will see (built in the worker with the model's tokenizer).
 
 import type { StateCreator } from 'zustand';
-import { errorInfo, type DatasetSummary, type ErrorInfo } from '../../engine/api.ts';
+import { transfer } from 'comlink';
+import { errorInfo, type DatasetPreview, type DatasetSummary, type EngineEvent, type ErrorInfo, type HubDatasetRequest, type PreviewSettings } from '../../engine/api.ts';
 import type { FieldMapping } from '../../engine/data/dataset.ts';
 import type { DataSettings } from '../../engine/runs.ts';
 import { getEngine } from '../engine.ts';
 import type { Store } from './index.ts';
+import type { DownloadState } from './modelSlice.ts';
 
 export interface DataSlice {
   dataStatus: 'none' | 'loading' | 'ready' | 'error';
   dataset?: DatasetSummary;
   dataError?: ErrorInfo;
   dataSettings: DataSettings;
+  /** A Hub dataset is downloading: 'download' events are its files (else the model's). */
+  dataFromHub: boolean;
+  /** Files of the current Hub dataset load, in the order they started. */
+  dataDownloadFiles: string[];
+  dataDownloads: Record<string, DownloadState>;
+  preview?: DatasetPreview;
+  previewError?: ErrorInfo;
+  previewStatus: 'none' | 'loading' | 'ready' | 'error';
   /** Parse a file's text in the worker (JSONL, JSON, CSV, TXT), with an optional field mapping. */
   loadDatasetText(name: string, content: string, mapping?: FieldMapping): Promise<void>;
+  /** Parse a file's bytes in the worker (.parquet as Parquet, others as UTF-8 text). */
+  loadDatasetFile(name: string, bytes: Uint8Array, mapping?: FieldMapping): Promise<void>;
+  loadHubDataset(req: HubDatasetRequest, mapping?: FieldMapping): Promise<void>;
   loadBuiltinDataset(name: string): Promise<void>;
   setDataSettings(p: Partial<DataSettings>): void;
+  /** Preview the dataset with the loaded model's tokenizer (the latest call wins). */
+  refreshPreview(settings: PreviewSettings): Promise<void>;
+  onDataDownload(e: Extract<EngineEvent, { type: 'download' }>): void;
 }
 
 export const DEFAULT_DATA_SETTINGS: DataSettings = { evalFraction: 0.1, maskPrompt: true, pack: false, metricRows: 16 };
 
-export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set) => {
-  const loading = async (job: () => Promise<DatasetSummary>) => {
-    set({ dataStatus: 'loading', dataError: undefined });
+export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get) => {
+  const loading = async (job: () => Promise<DatasetSummary>, fromHub = false) => {
+    set({ dataStatus: 'loading', dataError: undefined, dataFromHub: fromHub, preview: undefined, previewStatus: 'none', previewError: undefined, ...(fromHub ? { dataDownloadFiles: [], dataDownloads: {} } : {}) });
     try {
       const dataset = await job();
-      set({ dataStatus: 'ready', dataset });
+      set({ dataStatus: 'ready', dataset, dataFromHub: false });
     } catch (e) {
-      set({ dataStatus: 'error', dataError: errorInfo(e), dataset: undefined });
+      set({ dataStatus: 'error', dataError: errorInfo(e), dataset: undefined, dataFromHub: false });
     }
   };
+  let previewSeq = 0;
   return {
     dataStatus: 'none',
     dataSettings: DEFAULT_DATA_SETTINGS,
+    dataFromHub: false,
+    dataDownloadFiles: [],
+    dataDownloads: {},
+    previewStatus: 'none',
     loadDatasetText(name, content, mapping) {
       return loading(() => getEngine().loadDataset(name, content, mapping));
+    },
+    loadDatasetFile(name, bytes, mapping) {
+      // a copy is transferred, so the page can read the file again with another mapping
+      const copy = bytes.slice();
+      return loading(() => getEngine().loadDatasetFile(name, transfer(copy, [copy.buffer]), mapping));
+    },
+    loadHubDataset(req, mapping) {
+      return loading(() => getEngine().loadHubDataset(req, mapping), true);
     },
     loadBuiltinDataset(name) {
       return loading(() => getEngine().loadBuiltinDataset(name));
     },
     setDataSettings(p) {
       set((s) => ({ dataSettings: { ...s.dataSettings, ...p } }));
+    },
+    async refreshPreview(settings) {
+      const id = get().dataset?.id;
+      const seq = ++previewSeq;
+      if (!id) return set({ preview: undefined, previewStatus: 'none', previewError: undefined });
+      set({ previewStatus: 'loading' });
+      try {
+        const preview = await getEngine().previewDataset(id, settings);
+        if (seq === previewSeq) set({ preview, previewStatus: 'ready', previewError: undefined });
+      } catch (e) {
+        if (seq === previewSeq) set({ preview: undefined, previewStatus: 'error', previewError: errorInfo(e) });
+      }
+    },
+    onDataDownload(e) {
+      const { file, loaded, total, fromCache } = e;
+      set((s) => ({
+        dataDownloadFiles: file in s.dataDownloads ? s.dataDownloadFiles : [...s.dataDownloadFiles, file],
+        dataDownloads: { ...s.dataDownloads, [file]: { loaded, total, fromCache } },
+      }));
     },
   };
 };
