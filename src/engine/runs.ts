@@ -230,7 +230,10 @@ export class RunManager {
       return { segments: exampleSegments(ex.tokens.slice(0, n), ex.loss.slice(0, n), base.tokenizer), tokens: ex.tokens.length, truncated: ex.tokens.length > settings.maxTokens };
     });
     const truncated = examples.filter((e) => e.tokens.length > settings.maxTokens).length;
-    return { rows, histogram: tokenLengthHistogram(examples, 20), truncated, counted: counted.length, totalRows: ds.rows.length };
+    // up to 20 bins, fewer when the lengths span fewer values (no run of empty bars)
+    const lens = examples.map((e) => e.tokens.length);
+    const span = lens.length ? Math.max(...lens) - Math.min(...lens) + 1 : 1;
+    return { rows, histogram: tokenLengthHistogram(examples, Math.min(20, span)), truncated, counted: counted.length, totalRows: ds.rows.length };
   }
 
   private requireBase(): LoadedBase {

@@ -110,6 +110,7 @@ export function DataPanel() {
       )}
       {dataset && (
         <>
+          <h3 className="loaded-title">The dataset runs will train on</h3>
           <dl className="facts" data-testid="dataset-summary">
             <dt>Source</dt>
             <dd data-testid="dataset-name">{dataset.name}</dd>
@@ -297,7 +298,7 @@ function PreviewBody({ preview, T, maskPrompt }: { preview: DatasetPreview; T: n
       <p className="muted">
         The first {preview.rows.length} rows, with the model&apos;s special tokens. <mark className="trained">Highlighted</mark> text is trained on (it gets loss);{' '}
         <span className="masked">grey</span> text is context only.{' '}
-        {maskPrompt ? 'Prompts and user turns are masked (the setting above).' : 'Every token after the first is trained on (masking is off above).'} A sequence holds T + 1 = {max} tokens.
+        {maskPrompt ? 'Prompts and user turns are masked (the setting above).' : 'Every token after the first is trained on (masking is off above).'} A sequence holds T + 1 = {max} tokens (T is set under Method, step 3).
       </p>
       <ol className="preview-rows" data-testid="preview-rows">
         {preview.rows.map((r, i) => (
@@ -339,6 +340,7 @@ function LengthChart({ preview, max }: { preview: DatasetPreview; max: number })
   const summary = `Token lengths${sample}: ${h.min} to ${h.max} tokens. ${preview.truncated.toLocaleString('en')} of ${preview.counted.toLocaleString('en')} rows are longer than ${max} and would be cut.`;
   return (
     <figure className="length-chart">
+      <h4 id="length-chart-title">Token lengths (rows per length{sample})</h4>
       <svg viewBox={`0 0 ${W} ${H + 16}`} width={W} height={H + 16} role="img" aria-label={summary} data-testid="length-histogram">
         {h.counts.map((c, k) => {
           const bh = (c / top) * H;
@@ -351,10 +353,10 @@ function LengthChart({ preview, max }: { preview: DatasetPreview; max: number })
         })}
         {max <= end && <line x1={cutX} x2={cutX} y1={0} y2={H} className="cut-line" />}
         <text x={0} y={H + 13} className="axis">
-          {h.min}
+          {h.lo}
         </text>
         <text x={W} y={H + 13} textAnchor="end" className="axis">
-          {h.max} tokens
+          {end - 1} tokens
         </text>
       </svg>
       <figcaption className={preview.truncated ? 'problem' : 'muted'} data-testid="preview-truncated">
