@@ -194,6 +194,13 @@ test('Hub datasets by id: its Parquet files, the conversion branch, a row limit,
   await expect(page.getByTestId('dataset-download')).toHaveCount(2);
   expect(log.some((l) => l.includes('train-00002-of-00003'))).toBe(false);
   await page.getByTestId('data-panel').screenshot({ path: info.outputPath('data-panel-hub.png') });
+
+  // Again: the file comes from the browser's Hub cache (only the listing is asked for).
+  const asked = log.length;
+  await loadHubDataset(page, 'local/qa', '50000');
+  await expect(dl).toContainText('(from cache)');
+  await expect(page.getByTestId('dataset-rows')).toHaveText('5');
+  expect(log.slice(asked).filter((l) => l.includes('/resolve/'))).toEqual([]);
   expect(errors).toEqual([]);
 
   // A missing repo: an alert naming it (the browser logs the 404 itself).
