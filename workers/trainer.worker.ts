@@ -7,9 +7,9 @@ import {
 } from '../src/engine/api.ts';
 import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { pickedFiles } from '../src/engine/io/browser-files.ts';
-import { hubDatasetParquetFiles, hubFile, hubModelFiles } from '../src/engine/io/hub.ts';
-import type { ParsedDataset } from '../src/engine/data/dataset.ts';
-import { DEFAULT_MAX_ROWS, parseParquet } from '../src/engine/data/parquet.ts';
+import { hubModelFiles } from '../src/engine/io/hub.ts';
+import { loadHubParquet } from '../src/engine/data/hub-dataset.ts';
+import { parseParquet } from '../src/engine/data/parquet.ts';
 import type { ModelFiles } from '../src/engine/io/model-files.ts';
 import { opfsCache, type OpfsCache } from '../src/engine/io/opfs-cache.ts';
 import { urlModelFiles } from '../src/engine/io/url-files.ts';
@@ -207,37 +207,13 @@ const api: EngineApi = {
 
   async loadHubDataset(req, mapping) {
     const endpoint = endpointUrl(req.endpoint);
-    const repo = req.repo.trim();
-    const opts = { revision: req.revision?.trim() || 'main', token: req.token?.trim() || undefined, endpoint };
-    const maxRows = req.maxRows ?? DEFAULT_MAX_ROWS;
-    const listed = await hubDatasetParquetFiles(repo, { ...opts, config: req.config?.trim() || undefined, split: req.split?.trim() || undefined });
     const c = cache();
-    const out: ParsedDataset = { rows: [], errors: [], format: 'parquet' };
-    let read = 0; // records read, good and bad
-    let total = 0; // records in the files read
-    let capped = false;
-    let skipped = false; // files left unread: the total is then unknown
     try {
-      for (const f of listed.files) {
-        if (read >= maxRows) {
-          capped = skipped = true;
-          break;
-        }
-        const src = await hubFile(repo, f.path, { ...opts, revision: listed.revision, repoType: 'dataset', cache: c, onProgress: (p) => emit({ type: 'download', ...p }) });
-        const parsed = await parseParquet(f.path, await src.read(0, src.size), mapping, { maxRows: maxRows - read, rowOffset: read });
-        const got = parsed.rows.length + parsed.errors.length;
-        out.rows.push(...parsed.rows);
-        out.errors.push(...parsed.errors.map((e) => (listed.files.length > 1 ? { ...e, message: `${f.path}: ${e.message}` } : e)));
-        read += got;
-        total += parsed.capped?.total ?? got;
-        if (parsed.capped) capped = true;
-      }
+      const { name, parsed } = await loadHubParquet(req, { endpoint, token: req.token?.trim() || undefined, cache: c, onProgress: (p) => emit({ type: 'download', ...p }) }, mapping);
+      return runs.addParsed(name, parsed);
     } finally {
-      await c.close();
+      await c.close(); // a broken-off download's write handle
     }
-    if (capped) out.capped = skipped ? { at: maxRows } : { at: maxRows, total };
-    const where = [req.config?.trim(), req.split?.trim()].filter(Boolean).join('/');
-    return runs.addParsed(`hf:${repo}@${listed.revision}${where ? ` (${where})` : ''}`, out);
   },
 
   async previewDataset(datasetId, settings) {

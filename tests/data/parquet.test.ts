@@ -3,7 +3,13 @@
 // the model sees: trained / masked spans decoded with the built-in model's tokenizer.
 
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadHubParquet } from '../../src/engine/data/hub-dataset.ts';
+import { nodeDirCache } from '../../src/engine/io/node-cache.ts';
+import type { HubProgress } from '../../src/engine/io/hub.ts';
 import { renderPlainChat } from '../../src/engine/data/dataset.ts';
 import { parseParquet } from '../../src/engine/data/parquet.ts';
 import { loadTokenizer, TextTokenizer } from '../../src/engine/data/tokenizer.ts';
@@ -95,6 +101,42 @@ describe('hubDatasetParquetFiles', () => {
     await expect(missing).rejects.toBeInstanceOf(HubError);
     await expect(missing).rejects.toThrow(/no dataset acme\/missing at revision "main" \(HTTP 404\)/);
     await expect(hubDatasetParquetFiles('acme/qa', { ...opts, split: 'validation' })).rejects.toThrow(/acme\/qa .*split "validation"/);
+  });
+});
+
+describe('loadHubParquet', () => {
+  const big = (f: number) => parquet([{ name: 'text', data: Array.from({ length: 40 }, (_, i) => `row ${f * 40 + i}`), type: 'STRING' }]);
+  const files: Record<string, Uint8Array> = { 'data/train-00000-of-00003.parquet': big(0), 'data/train-00001-of-00003.parquet': big(1), 'data/train-00002-of-00003.parquet': big(2) };
+  const asked: string[] = [];
+  const fakeFetch = (async (url: string) => {
+    const u = new URL(url);
+    asked.push(u.pathname);
+    if (u.pathname === '/api/datasets/acme/big/tree/main') return new Response(JSON.stringify(Object.entries(files).map(([path, b]) => ({ type: 'file', path, size: b.length }))));
+    const m = /^\/datasets\/acme\/big\/resolve\/main\/(.+)$/.exec(u.pathname);
+    const body = m ? files[decodeURIComponent(m[1])] : undefined;
+    return body ? new Response(new Uint8Array(body), { headers: { 'content-length': String(body.length) } }) : new Response('Entry not found', { status: 404 });
+  }) as typeof fetch;
+
+  it('reads file by file up to the row cap, fetching no file past it, then serves from the cache', async () => {
+    const cache = nodeDirCache(mkdtempSync(join(tmpdir(), 'webtune-hubdata-')));
+    const progress: HubProgress[] = [];
+    const opts = { endpoint: 'http://hub.test', fetch: fakeFetch, cache, onProgress: (p: HubProgress) => progress.push(p) };
+    asked.length = 0;
+    const a = await loadHubParquet({ repo: 'acme/big', maxRows: 50 }, opts);
+    expect(a.name).toBe('hf:acme/big@main');
+    expect(a.parsed.rows).toHaveLength(50);
+    expect(a.parsed.rows[49]).toEqual({ kind: 'text', text: 'row 49' });
+    expect(a.parsed.capped).toEqual({ at: 50 }); // a file was left unread: the total is unknown
+    expect(asked.filter((p) => p.includes('/resolve/'))).toHaveLength(2);
+    expect(progress.filter((p) => !p.fromCache).map((p) => p.file)).toContain('data/train-00001-of-00003.parquet');
+    const b = await loadHubParquet({ repo: 'acme/big', maxRows: 100, split: 'train' }, opts);
+    expect(b.name).toBe('hf:acme/big@main (train)');
+    expect(b.parsed.rows).toHaveLength(100);
+    expect(b.parsed.capped).toEqual({ at: 100, total: 120 });
+    expect(progress.filter((p) => p.fromCache).map((p) => p.file)).toEqual(['data/train-00000-of-00003.parquet', 'data/train-00001-of-00003.parquet']);
+    const c = await loadHubParquet({ repo: 'acme/big' }, opts);
+    expect(c.parsed.rows).toHaveLength(120);
+    expect(c.parsed.capped).toBeUndefined();
   });
 });
 
