@@ -3,7 +3,7 @@
 // the model sees: trained / masked spans decoded with the built-in model's tokenizer.
 
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +181,19 @@ describe('preview', () => {
     expect(cut.rows[2].truncated).toBe(true);
     expect(cut.rows[2].tokens).toBe(t.tokens);
     expect(tok.encode(cut.rows[2].segments.map((s) => s.text).join(''), false).length).toBeLessThanOrEqual(7);
+  });
+
+  it("renders chat rows through the tokenizer's chat template, the assistant turn with its end-of-turn trained", () => {
+    const CHATML = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    const cfg = JSON.stringify({ ...JSON.parse(readFileSync(`${MODEL}/tokenizer_config.json`, 'utf8')), chat_template: CHATML });
+    const chat = TextTokenizer.load(readFileSync(`${MODEL}/tokenizer.json`, 'utf8'), cfg, [2]);
+    const runs = manager({ tokenizer: chat });
+    const ds = runs.addParsed('c.parquet', { format: 'parquet', errors: [], rows: [{ kind: 'chat', messages: [{ role: 'user', content: 'Who is my shepherd?' }, { role: 'assistant', content: 'The LORD.' }] }] });
+    const [r] = runs.preview(ds.id, { maskPrompt: true, maxTokens: 200 }).rows;
+    const all = r.segments.map((x) => x.text).join('').replaceAll('\u2581', ' ');
+    expect(all).toBe('<|im_start|>user\nWho is my shepherd?<|im_end|>\n<|im_start|>assistant\nThe LORD.<|im_end|>\n');
+    const trained = r.segments.filter((x) => x.trained).map((x) => x.text).join('').replaceAll('\u2581', ' ');
+    expect(trained).toMatch(/^\s?The LORD\.<\|im_end\|>\n$/);
   });
 
   it('needs a loaded model', () => {
