@@ -3,29 +3,14 @@
 // with --adapter, and a report; bad input refused with a clear message.
 
 import { gguf } from '@huggingface/gguf';
-import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, lines } from '../helpers/cli.ts';
 import { bytesSource } from '../../src/engine/io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../../src/engine/io/safetensors.ts';
 
-const run = promisify(execFile);
-const ROOT = new URL('../..', import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT });
-    return { code: 0, ...r };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
-
-const lines = (s: string) => s.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 const TMP = mkdtempSync(join(tmpdir(), 'webtune-export-'));
 const RUN = join(TMP, 'run');
 const TEXT = join(TMP, 'eval.txt');

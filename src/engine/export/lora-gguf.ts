@@ -38,6 +38,7 @@ import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import type { ModelSpec } from '../model/config.ts';
 import { linearShapes, type LinearShape } from '../model/memory.ts';
+import { adapterConfig, exportFile } from '../methods/peft-files.ts';
 import { ConfigError } from '../methods/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { f64ToF16Bits } from './dtype.ts';
@@ -106,19 +107,9 @@ export interface GgufLoraResult {
 }
 
 function parseConfig(files: readonly ExportFile[]): { c: Record<string, unknown>; st: Uint8Array } {
-  const find = (n: string) => {
-    const f = files.find((x) => x.name === n);
-    if (!f) throw new ConfigError(`GGUF export: the adapter has no ${n} (files: ${files.map((x) => x.name).join(', ') || 'none'}); it needs a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)`);
-    return f.bytes;
-  };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(find('adapter_config.json')));
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const c = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const what = 'GGUF export needs a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)';
+  const find = (n: string) => exportFile(files, n, what);
+  const c = adapterConfig(files, what);
   if (c.peft_type === 'SHIRA') {
     throw new ConfigError('GGUF export: llama.cpp loads low-rank LoRA pairs only, and a SHiRA adapter is a sparse ΔW (shira_indices / shira_weight). Convert it to a LoRA adapter first (a low-rank fit of each ΔW), or export --format merged');
   }

@@ -15,6 +15,7 @@
 
 import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
+import { adapterConfig, exportFile } from '../methods/peft-files.ts';
 import { ConfigError } from '../methods/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { jacobiSvd, matmul, qr, transpose } from './svd.ts';
@@ -43,24 +44,10 @@ export interface PeftLora {
 
 export const peftScale = (alpha: number, r: number, rslora: boolean) => (rslora ? alpha / Math.sqrt(r) : alpha / r);
 
-function file(files: readonly ExportFile[], n: string): Uint8Array {
-  const f = files.find((x) => x.name === n || x.name.endsWith(`/${n}`));
-  if (!f) throw new ConfigError(`PEFT adapter: no ${n} among ${files.map((x) => x.name).join(', ') || 'no files'}`);
-  return f.bytes;
-}
+const file = (files: readonly ExportFile[], n: string) => exportFile(files, n);
 
 /** adapter_config.json of an export as an object. */
-export function readAdapterConfig(files: readonly ExportFile[]): Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(file(files, 'adapter_config.json')));
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('adapter_config.json is not a JSON object');
-  return raw as Record<string, unknown>;
-}
+export const readAdapterConfig = (files: readonly ExportFile[]) => adapterConfig(files);
 
 /** A PEFT LoRA export (adapter_model.safetensors + adapter_config.json) read without a model.
  *  Each module's rank comes from its tensors' shapes; the scale uses the config's r and

@@ -4,7 +4,7 @@
 
 import type { RunPhase, RunRequestData } from '../../engine/runs.ts';
 import type { ByCategory } from '../../engine/gpu/ledger.ts';
-import type { MemoryFields } from '../../engine/train/trainer.ts';
+import type { MemoryFields, TrainSummary } from '../../engine/train/trainer.ts';
 
 export interface StepPoint {
   step: number;
@@ -27,16 +27,8 @@ export interface EvalPoint {
   metric?: number;
 }
 
-export interface RunSummaryUI {
-  steps: number;
-  finalLoss: number;
-  evalLoss?: number;
-  metric?: number;
-  peakBytes: number;
-  trainableParams: number;
-  wallMs: number;
-  stopped: boolean;
-}
+/** The trainer's summary of a finished run. */
+export type RunSummaryUI = TrainSummary;
 
 export interface RunView {
   /** The worker's run id; stays the key after a reload (the worker's state is gone then). */

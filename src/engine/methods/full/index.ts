@@ -7,11 +7,12 @@ import { zeroByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { firstOrderStep, Optimizer, optimizerBytes, type TrainParam } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes, type TrainParam } from '../../train/optimizer.ts';
+import { FirstOrderState } from '../state.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../schema.ts';
-import type { TrainedTensor, AttachOptions, ExportFile, MethodDef, RunShape, Trainable } from '../types.ts';
+import type { AttachOptions, ExportFile, MethodDef, RunShape } from '../types.ts';
 
 export const FULL_SCHEMA = {
   targets: { kind: 'list', default: [], help: 'Train only parameters whose name has one of these parts (q_proj, mlp, embed_tokens, norm, …). Empty: every parameter.' },
@@ -79,25 +80,8 @@ function check(spec: ModelSpec, cfg: FullConfig, shape: RunShape): void {
   if (!names.some((p) => selector(cfg)(p.name))) throw new ConfigError('--targets / --layers select no parameter');
 }
 
-class FullState implements Trainable {
+class FullState extends FirstOrderState {
   readonly exportFormats = ['safetensors'] as const;
-  constructor(
-    private readonly model: CausalLM,
-    private readonly opt: Optimizer,
-  ) {}
-
-  tensors(): readonly TrainedTensor[] {
-    return this.opt.params;
-  }
-
-  get trainableParams(): number {
-    return this.opt.params.reduce((a, p) => a + p.n, 0);
-  }
-
-  step: Trainable['step'] = (batches, ctx) => {
-    const names = new Set(this.opt.params.map((p) => p.name));
-    return firstOrderStep(this.model, this.opt, batches, ctx, (n) => names.has(n));
-  };
 
   async exportFiles(format = 'safetensors'): Promise<ExportFile[]> {
     if (format !== 'safetensors') throw new ConfigError(`full exports ${this.exportFormats.join(', ')}, not "${format}"`);
@@ -105,27 +89,8 @@ class FullState implements Trainable {
   }
 
   async merge(): Promise<void> {} // the weights are trained in place
-
-  async saveState(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const p of this.opt.params) out.set(p.name, await this.model.gpu.readF32(p.buf));
-    await this.opt.save(out);
-    return out;
-  }
-
-  async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
-    for (const p of this.opt.params) {
-      const v = state.get(p.name);
-      if (!v || v.length !== p.n) throw new Error(`checkpoint: "${p.name}" is missing or not ${p.n} values`);
-      this.model.gpu.write(p.buf, v);
-    }
-    this.opt.load(state);
-  }
-
-  dispose(): void {
-    this.opt.dispose();
-  }
 }
+
 
 async function attach(model: CausalLM, cfg: FullConfig, opts: AttachOptions): Promise<FullState> {
   check(model.spec, cfg, opts.shape);

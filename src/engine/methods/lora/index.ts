@@ -8,11 +8,12 @@ import { fillUniform } from '../../kernels/rng.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { firstOrderStep, Optimizer, optimizerBytes } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes } from '../../train/optimizer.ts';
+import { FirstOrderState } from '../state.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../schema.ts';
 import { selectLinears } from '../targets.ts';
-import type { TrainedTensor, AttachOptions, ExportFile, MethodDef, Trainable } from '../types.ts';
+import type { AttachOptions, ExportFile, MethodDef } from '../types.ts';
 import { attachLora, checkLora, type LoraSet, type LoraShape } from './adapter.ts';
 import { DORA_ONEHOT_ROWS } from './dora.ts';
 import { readPeft, writePeft } from './peft.ts';
@@ -62,29 +63,18 @@ export function initLora(model: CausalLM, cfg: LoraShape, seed: number): Promise
   });
 }
 
-class LoraState implements Trainable {
+class LoraState extends FirstOrderState {
   readonly exportFormats = ['peft'] as const;
   readonly modifiesBase = false; // the adapters come off on dispose
-  private readonly names: Set<string>;
 
   constructor(
-    private readonly model: CausalLM,
+    model: CausalLM,
     private readonly set: LoraSet,
-    private readonly opt: Optimizer,
+    opt: Optimizer,
     private readonly baseModel: string,
   ) {
-    this.names = new Set(opt.params.map((p) => p.name));
+    super(model, opt);
   }
-
-  tensors(): readonly TrainedTensor[] {
-    return this.opt.params;
-  }
-
-  get trainableParams(): number {
-    return this.opt.params.reduce((a, p) => a + p.n, 0);
-  }
-
-  step: Trainable['step'] = (batches, ctx) => firstOrderStep(this.model, this.opt, batches, ctx, (n) => this.names.has(n));
 
   async exportFiles(format = 'peft'): Promise<ExportFile[]> {
     if (format !== 'peft') throw new ConfigError(`lora exports ${this.exportFormats.join(', ')}, not "${format}"`);
@@ -95,25 +85,9 @@ class LoraState implements Trainable {
     return this.set.merge(this.model);
   }
 
-  async saveState(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const p of this.opt.params) out.set(p.name, await this.model.gpu.readF32(p.buf));
-    await this.opt.save(out);
-    return out;
-  }
-
-  async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
-    for (const p of this.opt.params) {
-      const v = state.get(p.name);
-      if (!v || v.length !== p.n) throw new Error(`checkpoint: "${p.name}" is missing or not ${p.n} values`);
-      this.model.gpu.write(p.buf, v);
-    }
-    this.opt.load(state);
-  }
-
-  dispose(): void {
+  override dispose(): void {
     this.set.detach();
-    this.opt.dispose();
+    super.dispose();
   }
 }
 

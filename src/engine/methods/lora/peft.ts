@@ -12,6 +12,7 @@ import { bytesSource } from '../../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
+import { adapterConfig, exportFile } from '../peft-files.ts';
 import { ConfigError } from '../schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachLora, type LoraSet, type LoraShape } from './adapter.ts';
@@ -47,19 +48,8 @@ export async function writePeft(model: CausalLM, set: LoraSet, baseModel: string
 /** Attach the adapters a PEFT LoRA export describes, with its values. A DoRA export
  *  (use_dora) is accepted only where the caller can train one (`opts.dora`). */
 export async function readPeft(model: CausalLM, files: readonly ExportFile[], opts: { dora?: boolean } = {}): Promise<LoraSet> {
-  const find = (n: string) => {
-    const f = files.find((x) => x.name === n);
-    if (!f) throw new ConfigError(`PEFT adapter: no ${n} among ${files.map((x) => x.name).join(', ') || 'no files'}`);
-    return f.bytes;
-  };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(find('adapter_config.json')));
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const c = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const find = (n: string) => exportFile(files, n);
+  const c = adapterConfig(files);
   if (c.peft_type !== 'LORA') throw new ConfigError(`adapter_config.json: peft_type is ${JSON.stringify(c.peft_type)}, expected "LORA"`);
   if (c.use_dora === true && !opts.dora) throw new ConfigError('adapter_config.json: DoRA adapters (use_dora) are not supported here; import them with the lora method');
   const targets = Array.isArray(c.target_modules) ? c.target_modules.filter((t): t is string => typeof t === 'string') : [];

@@ -12,6 +12,7 @@ import { perturb } from '../../kernels/rng.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { registerMethod } from '../registry.ts';
+import { readTensors, writeTensors } from '../state.ts';
 import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
 import type { TrainedTensor, AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
@@ -113,18 +114,12 @@ class MezoState implements Trainable {
     await this.lora?.merge(this.model);
   }
 
-  async saveState(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const p of this.params) out.set(p.name, await this.model.gpu.readF32(p.buf));
-    return out;
+  saveState(): Promise<Map<string, Float32Array>> {
+    return readTensors(this.model.gpu, this.params);
   }
 
   async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
-    for (const p of this.params) {
-      const v = state.get(p.name);
-      if (!v || v.length !== p.n) throw new Error(`checkpoint: "${p.name}" is missing or not ${p.n} values`);
-      this.model.gpu.write(p.buf, v);
-    }
+    writeTensors(this.model.gpu, this.params, state);
   }
 
   dispose(): void {

@@ -11,10 +11,11 @@ import { zeroByCategory, type ByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { firstOrderStep, Optimizer, optimizerBytes } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes } from '../../train/optimizer.ts';
+import { FirstOrderState } from '../state.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../schema.ts';
-import type { AttachOptions, ExportFile, MethodDef, RunShape, TrainedTensor, Trainable } from '../types.ts';
+import type { AttachOptions, Batch, ExportFile, MethodDef, RunShape, StepContext, StepResult } from '../types.ts';
 import { attachShira, type ShiraSet } from './adapter.ts';
 import { buildMasks, entriesOf, shiraLinears, type MaskType } from './mask.ts';
 import { readShiraPeft, writeShiraPeft } from './peft.ts';
@@ -38,34 +39,25 @@ export function shiraSizes(spec: ModelSpec, cfg: ShiraConfig, shape: Pick<RunSha
   return shiraLinears(spec, cfg.targets).map((l) => ({ ...l, k: entriesOf(l, cfg) }));
 }
 
-class ShiraState implements Trainable {
+class ShiraState extends FirstOrderState {
   readonly exportFormats = ['peft'] as const;
   readonly modifiesBase = false; // dispose() puts W0 back bit for bit
-  private readonly names: Set<string>;
 
   constructor(
-    private readonly model: CausalLM,
+    model: CausalLM,
     private readonly set: ShiraSet,
-    private readonly opt: Optimizer,
+    opt: Optimizer,
     private readonly baseModel: string,
   ) {
-    this.names = new Set(opt.params.map((p) => p.name));
+    super(model, opt);
   }
 
-  tensors(): readonly TrainedTensor[] {
-    return this.opt.params;
-  }
-
-  get trainableParams(): number {
-    return this.opt.params.reduce((a, p) => a + p.n, 0);
-  }
-
-  step: Trainable['step'] = async (batches, ctx) => {
-    const r = await firstOrderStep(this.model, this.opt, batches, ctx, (n) => this.names.has(n));
+  override async step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult> {
+    const r = await super.step(batches, ctx);
     this.set.apply(this.model);
     await this.model.gpu.flush();
     return r;
-  };
+  }
 
   async exportFiles(format = 'peft'): Promise<ExportFile[]> {
     if (format !== 'peft') throw new ConfigError(`shira exports ${this.exportFormats.join(', ')}, not "${format}"`);
@@ -77,7 +69,7 @@ class ShiraState implements Trainable {
     await this.model.gpu.flush();
   }
 
-  async saveState(): Promise<Map<string, Float32Array>> {
+  override async saveState(): Promise<Map<string, Float32Array>> {
     const g = this.model.gpu;
     const out = new Map<string, Float32Array>();
     for (const a of this.set.adapters) {
@@ -89,7 +81,7 @@ class ShiraState implements Trainable {
     return out;
   }
 
-  async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
+  override async loadState(state: ReadonlyMap<string, Float32Array>): Promise<void> {
     const g = this.model.gpu;
     for (const a of this.set.adapters) {
       const d = state.get(a.name);
@@ -105,9 +97,9 @@ class ShiraState implements Trainable {
     await g.flush();
   }
 
-  dispose(): void {
+  override dispose(): void {
     this.set.detach(this.model);
-    this.opt.dispose();
+    super.dispose();
   }
 }
 

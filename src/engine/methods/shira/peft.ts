@@ -13,6 +13,7 @@ import { entryOf } from '../../kernels/sddmm.ref.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { Linear } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
+import { adapterConfig, exportFile } from '../peft-files.ts';
 import { ConfigError } from '../schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachShira, type ShiraSet } from './adapter.ts';
@@ -64,19 +65,8 @@ export async function writeShiraPeft(model: CausalLM, set: ShiraSet, baseModel: 
 
 /** Attach the adapters a PEFT SHiRA export describes, with its values, onto a fresh base. */
 export async function readShiraPeft(model: CausalLM, files: readonly ExportFile[]): Promise<ShiraSet> {
-  const find = (n: string) => {
-    const f = files.find((x) => x.name === n);
-    if (!f) throw new ConfigError(`PEFT adapter: no ${n} among ${files.map((x) => x.name).join(', ') || 'no files'}`);
-    return f.bytes;
-  };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(find('adapter_config.json')));
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const c = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const find = (n: string) => exportFile(files, n);
+  const c = adapterConfig(files);
   if (c.peft_type !== 'SHIRA') throw new ConfigError(`adapter_config.json: peft_type is ${JSON.stringify(c.peft_type)}, expected "SHIRA"`);
   const st = await SafetensorsFile.open(bytesSource(find('adapter_model.safetensors'), 'adapter_model.safetensors'));
   const layers: Linear[] = [];
