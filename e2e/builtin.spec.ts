@@ -9,6 +9,8 @@ test('loads the built-in model and generates from it', async ({ page }, info) =>
   await expect(page.getByTestId('gpu-panel')).toBeVisible();
   await page.getByRole('button', { name: 'Load built-in tiny-kjv' }).click();
   await expect(page.getByTestId('model-arch')).toHaveText('LlamaForCausalLM');
+  // The summary's bytes at each precision: f32 is what the ledger measured for this f32 load.
+  await expect(page.getByTestId('bytes-by-precision')).toHaveText('f32 1.7 MiB · q8 475.2 KiB · q4 253.2 KiB · nf4 253.2 KiB');
   await page.getByLabel('Prompt').fill('And God said');
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByTestId('gen-stats')).toContainText('tokens in');

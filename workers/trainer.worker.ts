@@ -15,6 +15,7 @@ import { opfsCache, type OpfsCache } from '../src/engine/io/opfs-cache.ts';
 import { urlModelFiles } from '../src/engine/io/url-files.ts';
 import type { BasePrecision } from '../src/engine/model/decoder.ts';
 import { parameterCount } from '../src/engine/model/config.ts';
+import { weightBytes } from '../src/engine/model/memory.ts';
 import { loadModel, type CausalLM } from '../src/engine/model/load.ts';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
 import { browserHost } from '../src/engine/gpu/host-browser.ts';
@@ -92,6 +93,7 @@ async function loadNow(src: ModelFiles, precision: BasePrecision): Promise<Model
   return {
     name: src.name, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
     precision, weightBytes: g.ledger.snapshot().live.weights - before,
+    bytesByPrecision: { f32: weightBytes(s, 'f32'), q8: weightBytes(s, 'q8'), q4: weightBytes(s, 'q4'), nf4: weightBytes(s, 'nf4') },
   };
 }
 

@@ -47,6 +47,8 @@ export interface ModelSummary {
   precision: BasePrecision;
   /** Weight bytes on the GPU (ledger). */
   weightBytes: number;
+  /** Weight bytes the model would take at each base precision (from its config). */
+  bytesByPrecision: Record<BasePrecision, number>;
 }
 
 /** A model repo on the Hugging Face Hub (or a server in its URL layout). */

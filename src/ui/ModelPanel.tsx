@@ -119,6 +119,10 @@ export function ModelPanel() {
           <dd>
             {model.layers} / {model.hidden} / {model.vocab}
           </dd>
+          <dt>At each precision</dt>
+          <dd data-testid="bytes-by-precision">
+            {(['f32', 'q8', 'q4', 'nf4'] as const).map((p) => `${p} ${fmtBytes(model.bytesByPrecision[p])}`).join(' · ')}
+          </dd>
           <dt>Weights on the GPU</dt>
           <dd>
             {fmtBytes(model.weightBytes)} ({model.precision})
