@@ -143,6 +143,13 @@ test('compares a LoRA and a MeZO run, exports the adapter, keeps both across a r
   // The default export still downloads from storage, without the model.
   const [dl3] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`export-${after.lora.id}-peft`).click()]);
   expect(unzipStore(new Uint8Array(await readFile((await dl3.path()) ?? ''))).map((f) => f.name).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  // The run report comes from what the page kept: config, environment, metrics as JSON and CSV.
+  const [dlr] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`export-${after.lora.id}-report`).click()]);
+  const report = Object.fromEntries(unzipStore(new Uint8Array(await readFile((await dlr.path()) ?? ''))).map((f) => [f.name, new TextDecoder().decode(f.bytes)]));
+  expect(Object.keys(report).sort()).toEqual(['metrics.csv', 'metrics.json', 'report.json']);
+  const rj = JSON.parse(report['report.json']) as { config: { method: string }; environment: { host: string }; summary: { steps: number } };
+  expect(rj).toMatchObject({ config: { method: 'lora' }, environment: { host: 'browser' }, summary: { steps: 4 } });
+  expect(report['metrics.csv'].trim().split('\n').length).toBeGreaterThan(4); // a header and the 4 steps (+ evals)
 
   // Loading the model they trained on restores them in the worker: the playground offers them.
   await page.getByRole('button', { name: 'Load built-in tiny-kjv' }).click();

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { buildReport } from '../engine/export/report.ts';
 import { errorInfo } from '../engine/api.ts';
 import type { ExportFile } from '../engine/methods/types.ts';
 import { getEngine } from './engine.ts';
@@ -21,16 +22,30 @@ export function ExportButtons({ runId }: { runId: string }) {
   const stored = useStore((s) => !!s.runs[runId]?.stored);
   const modelName = useStore((s) => s.runs[runId]?.model.name);
   const storedFiles = useStore((s) => s.storedFiles);
+  const adapter = useStore((s) => s.adapter);
   const [busy, setBusy] = useState<string | undefined>();
   const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
   if (!finished || !formats?.length) return null;
+
+  /** The run report (config, environment, metrics as JSON and CSV) from what the page keeps. */
+  const report = (): ExportFile[] => {
+    const v = useStore.getState().runs[runId];
+    if (!v) throw new Error(`no run ${runId}`);
+    const events = [
+      ...v.steps.map((p) => ({ type: 'step', step: p.step, loss: p.loss, lr: p.lr, tokensPerSec: p.tokensPerSec, wallMs: p.wallMs, gradNorm: p.gradNorm, memory: p.memory })),
+      ...v.evals.map((e) => ({ type: 'eval', step: e.step, loss: e.loss, metric: e.metric })),
+    ];
+    const config = { label: v.label, model: v.model.name, precision: v.model.precision, dataset: v.datasetName, ...v.request };
+    return buildReport(config, events.map((e) => JSON.stringify(e)).join('\n'), { host: 'browser', userAgent: navigator.userAgent, adapter: adapter ?? null });
+  };
 
   const run = async (format: string, isDefault: boolean) => {
     setBusy(format);
     setMessage(undefined);
     try {
       let files: ExportFile[];
-      if (usable) files = await getEngine().exportRun(runId, format);
+      if (format === 'report') files = report();
+      else if (usable) files = await getEngine().exportRun(runId, format);
       else {
         const f = isDefault ? await storedFiles(runId) : undefined;
         if (!f) throw new Error(`load ${modelName} to export ${format}`);
@@ -48,8 +63,8 @@ export function ExportButtons({ runId }: { runId: string }) {
 
   return (
     <span className="export-buttons" role="group" aria-label={`Export ${label}`} style={{ display: 'inline-flex', flexWrap: 'wrap', gap: '0.35rem', alignItems: 'center' }}>
-      {formats.map((f, i) => {
-        const can = usable || (i === 0 && stored);
+      {[...formats, 'report'].map((f, i) => {
+        const can = usable || (i === 0 && stored) || f === 'report';
         return (
           <button
             key={f}

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport, metricsCsv, parseMetrics, summarize } from '../../src/engine/export/report.ts';
 
-const STEP = (step: number, loss: number) => ({ type: 'step', step, loss, lr: 1e-3, tokensPerSec: 100 * step, wallMs: 10, memory: { total: 5, peak: 7 + step } });
+const STEP = (step: number, loss: number) => ({ type: 'step', step, loss, lr: 1e-3, tokensPerSec: 100 * step, wallMs: 10 * step, memory: { total: 5, peak: 7 + step } }); // wallMs: since the run started
 
 describe('run report', () => {
   it('CSV has one row per step and eval, in METRIC_COLUMNS order; other events are left out', () => {

@@ -61,7 +61,7 @@ export function summarize(events: readonly Row[]) {
     metric: num(evals.at(-1)?.metric) ?? null,
     meanTokensPerSec: tps.length ? tps.reduce((a, b) => a + b, 0) / tps.length : null,
     peakBytes: peaks.length ? Math.max(...peaks) : null,
-    wallMs: steps.reduce((a, e) => a + (num(e.wallMs) ?? 0), 0),
+    wallMs: steps.reduce((a, e) => Math.max(a, num(e.wallMs) ?? 0), 0), // step events carry the time since the run started
   };
 }
 
