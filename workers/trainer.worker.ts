@@ -211,7 +211,7 @@ const api: EngineApi = {
     const endpoint = endpointUrl(req.endpoint);
     const c = cache();
     try {
-      const { name, parsed } = await loadHubParquet(req, { endpoint, token: req.token?.trim() || undefined, cache: c, onProgress: (p) => emit({ type: 'download', ...p }) }, mapping);
+      const { name, parsed } = await loadHubParquet(req, { endpoint, token: req.token?.trim() || undefined, cache: c, onProgress: (p) => emit({ type: 'download', ...p, target: 'dataset' }) }, mapping);
       return runs.addParsed(name, parsed);
     } finally {
       await c.close(); // a broken-off download's write handle

@@ -33,7 +33,7 @@ export type EngineEvent =
   | { type: 'ledger'; ledger: LedgerSnapshot }
   | { type: 'load'; tensor: string; loaded: number; total: number }
   /** A Hub file downloading into the cache (bytes so far), or found whole there (`fromCache`). */
-  | { type: 'download'; file: string; loaded: number; total?: number; fromCache: boolean }
+  | { type: 'download'; file: string; loaded: number; total?: number; fromCache: boolean; target?: 'model' | 'dataset' }
   | { type: 'token'; id: number; text: string }
   | RunEvent;
 

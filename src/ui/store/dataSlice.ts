@@ -17,8 +17,6 @@ export interface DataSlice {
   dataset?: DatasetSummary;
   dataError?: ErrorInfo;
   dataSettings: DataSettings;
-  /** A Hub dataset is downloading: 'download' events are its files (else the model's). */
-  dataFromHub: boolean;
   /** Files of the current Hub dataset load, in the order they started. */
   dataDownloadFiles: string[];
   dataDownloads: Record<string, DownloadState>;
@@ -41,19 +39,18 @@ export const DEFAULT_DATA_SETTINGS: DataSettings = { evalFraction: 0.1, maskProm
 
 export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get) => {
   const loading = async (job: () => Promise<DatasetSummary>, fromHub = false) => {
-    set({ dataStatus: 'loading', dataError: undefined, dataFromHub: fromHub, preview: undefined, previewStatus: 'none', previewError: undefined, ...(fromHub ? { dataDownloadFiles: [], dataDownloads: {} } : {}) });
+    set({ dataStatus: 'loading', dataError: undefined, preview: undefined, previewStatus: 'none', previewError: undefined, ...(fromHub ? { dataDownloadFiles: [], dataDownloads: {} } : {}) });
     try {
       const dataset = await job();
-      set({ dataStatus: 'ready', dataset, dataFromHub: false });
+      set({ dataStatus: 'ready', dataset });
     } catch (e) {
-      set({ dataStatus: 'error', dataError: errorInfo(e), dataset: undefined, dataFromHub: false });
+      set({ dataStatus: 'error', dataError: errorInfo(e), dataset: undefined });
     }
   };
   let previewSeq = 0;
   return {
     dataStatus: 'none',
     dataSettings: DEFAULT_DATA_SETTINGS,
-    dataFromHub: false,
     dataDownloadFiles: [],
     dataDownloads: {},
     previewStatus: 'none',

@@ -44,7 +44,9 @@ export const createGpuSlice: StateCreator<Store, [], [], GpuSlice> = (set, get) 
           if (e.type === 'ledger') set({ ledger: e.ledger });
           else if (e.type === 'lost') set({ gpuStatus: 'error', gpuError: { name: 'DeviceLostError', message: `GPU device lost (${e.reason}): ${e.message}` } });
           else if (e.type === 'error') set((s) => ({ deviceMessages: [...s.deviceMessages.slice(-9), `${e.kind}: ${e.message}`] }));
-          else if (e.type === 'download' && get().dataFromHub) get().onDataDownload(e);
+          // Tagged by the worker: this callback and a call's reply travel on different ports, so
+          // the last progress event of a dataset can arrive after its load has returned.
+          else if (e.type === 'download' && e.target === 'dataset') get().onDataDownload(e);
           else if (e.type === 'load' || e.type === 'token' || e.type === 'download') get().onModelEvent(e);
           else if (e.type === 'run' || e.type === 'train') get().onRunEvent(e);
         }),
