@@ -160,6 +160,7 @@ test('compares a LoRA and a MeZO run, exports the adapter, keeps both across a r
   await play.getByTestId(`runplay-pick-${after.mezo.id}`).uncheck();
   await play.getByLabel('Text to continue').fill('And God said');
   await play.getByLabel('Tokens to add').fill('12');
+  const tryItBefore = (await page.getByTestId('generated').textContent()) ?? '';
   await play.getByRole('button', { name: 'Run side by side (2)' }).click();
   for (const t of ['base', after.lora.id]) {
     await expect(play.getByTestId(`runplay-out-${t}`)).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
@@ -168,6 +169,8 @@ test('compares a LoRA and a MeZO run, exports the adapter, keeps both across a r
     expect(text.startsWith('And God said')).toBe(true);
     expect(text.length).toBeGreaterThan('And God said'.length);
   }
+  // The playground's tokens are tagged as its own: none leak into the "Try it" panel.
+  expect((await page.getByTestId('generated').textContent()) ?? '').toBe(tryItBefore);
   await play.scrollIntoViewIfNeeded();
   await page.screenshot({ path: info.outputPath('playground.png'), fullPage: false });
   await page.screenshot({ path: info.outputPath('after-reload-full.png'), fullPage: true });

@@ -127,7 +127,7 @@ async function generateWith(req: GenerateRequest): Promise<GenerateResult> {
     onToken: (id) => {
       sofar.push(id);
       const text = continuation(sofar);
-      emit({ type: 'token', id, text: text.slice(shown.length) });
+      emit({ type: 'token', id, text: text.slice(shown.length), ...(req.tag === undefined ? {} : { tag: req.tag }) });
       shown = text;
     },
   });

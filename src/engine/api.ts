@@ -34,7 +34,8 @@ export type EngineEvent =
   | { type: 'load'; tensor: string; loaded: number; total: number }
   /** A Hub file downloading into the cache (bytes so far), or found whole there (`fromCache`). */
   | { type: 'download'; file: string; loaded: number; total?: number; fromCache: boolean; target?: 'model' | 'dataset' }
-  | { type: 'token'; id: number; text: string }
+  /** A generated token; `tag` is the GenerateRequest's, so each view takes only its own. */
+  | { type: 'token'; id: number; text: string; tag?: string }
   | RunEvent;
 
 export interface ModelSummary {
@@ -85,6 +86,8 @@ export interface GenerateRequest {
   prompt: string;
   /** Generate with a finished run's adapter (or trained weights) applied; the base without. */
   runId?: string;
+  /** Copied onto this generation's 'token' events (which view asked for it). */
+  tag?: string;
   maxNewTokens: number;
   temperature: number;
   topK: number;

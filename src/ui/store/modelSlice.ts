@@ -38,6 +38,9 @@ export interface ModelSlice {
   onModelEvent(e: Extract<EngineEvent, { type: 'load' | 'token' | 'download' }>): void;
 }
 
+/** The tag of "Try it" generations' token events (the playground tags its own). */
+const TRY_IT_TAG = 'try-it';
+
 export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set, get) => {
   const loading = async (job: () => Promise<ModelSummary>) => {
     set({ modelStatus: 'loading', loadProgress: 0, modelError: undefined, generated: '', genResult: undefined, downloadFiles: [], downloads: {} });
@@ -90,7 +93,7 @@ export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set, g
     async generate(req) {
       set({ generating: true, generated: '', genResult: undefined, modelError: undefined });
       try {
-        const r = await getEngine().generate(req);
+        const r = await getEngine().generate({ ...req, tag: TRY_IT_TAG });
         // The final decode of all tokens at once is exact where per-token pieces are not
         // (byte-fallback tokens only form characters together).
         set({ generating: false, genResult: r, generated: r.text });
@@ -107,7 +110,7 @@ export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set, g
           downloadFiles: file in s.downloads ? s.downloadFiles : [...s.downloadFiles, file],
           downloads: { ...s.downloads, [file]: { loaded, total, fromCache } },
         }));
-      } else set((s) => ({ generated: s.generated + e.text }));
+      } else if (e.tag === TRY_IT_TAG) set((s) => (s.generating ? { generated: s.generated + e.text } : {})); // late tokens: the exact text is in
     },
   };
 };

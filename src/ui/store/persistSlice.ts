@@ -2,8 +2,8 @@
 // are listed after a reload; re-registered in the worker (restoreRun) when the model they
 // trained on is loaded, so export and the playground work with them again; delete, storage
 // used; a rename (the runs slice's renameRun) of a stored run is saved as it happens. And the side-by-side playground: one prompt through the base and chosen
-// runs, one generation after another (the worker's 'token' events carry no run id, so the
-// tokens belong to the generation in flight).
+// runs, one generation after another; each tags its request, so its 'token' events reach
+// only its own column (and never the "Try it" panel).
 
 import { proxy } from 'comlink';
 import type { StateCreator } from 'zustand';
@@ -18,6 +18,8 @@ import type { RunView } from './runTypes.ts';
 
 /** The base model's column in the playground. */
 export const BASE_TARGET = 'base';
+/** Token events of playground generations are tagged `${PLAY_TAG}<target>`. */
+const PLAY_TAG = 'play:';
 
 export interface PlayOutput {
   text: string;
@@ -77,8 +79,6 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
   const saving = new Set<string>();
   /** Runs whose save failed (not retried on every change; the error is shown). */
   const unsaved = new Set<string>();
-  /** The playground generation in flight: tokens go to its output. */
-  let current: string | undefined;
 
   const patchRun = (id: string, p: Partial<RunView>) =>
     set((s) => (s.runs[id] ? { runs: { ...s.runs, [id]: { ...s.runs[id], ...p } } } : {}));
@@ -151,8 +151,9 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
     });
     void getEngine().subscribe(
       proxy((e: EngineEvent) => {
-        if (e.type !== 'token' || !current) return;
-        const key = current;
+        if (e.type !== 'token' || e.tag === undefined || !e.tag.startsWith(PLAY_TAG)) return;
+        const key = e.tag.slice(PLAY_TAG.length);
+        if (get().playOutputs[key]?.status !== 'running') return; // a late token of a finished one: its exact text is in
         set((x) => ({ playOutputs: { ...x.playOutputs, [key]: { ...x.playOutputs[key], text: x.playOutputs[key].text + e.text } } }));
       }),
     );
@@ -238,17 +239,15 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
       if (get().playing || targets.length === 0) return;
       set({ playing: true, playPrompt: req.prompt, playOutputs: Object.fromEntries(targets.map((t) => [t, { text: '', status: 'queued' as const }])) });
       for (const t of targets) {
-        current = t;
         set((x) => ({ playOutputs: { ...x.playOutputs, [t]: { text: '', status: 'running' } } }));
         try {
-          const r = await getEngine().generate({ ...req, ...(t === BASE_TARGET ? {} : { runId: t }) });
+          const r = await getEngine().generate({ ...req, tag: `${PLAY_TAG}${t}`, ...(t === BASE_TARGET ? {} : { runId: t }) });
           // The final decode of all tokens together is exact where streamed pieces are not.
           set((x) => ({ playOutputs: { ...x.playOutputs, [t]: { text: r.text, status: 'done', tokens: r.tokens, ms: r.ms } } }));
         } catch (e) {
           set((x) => ({ playOutputs: { ...x.playOutputs, [t]: { ...x.playOutputs[t], status: 'error', error: errorInfo(e).message } } }));
         }
       }
-      current = undefined;
       set({ playing: false });
     },
   };
