@@ -13,6 +13,7 @@ import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { registerMethod } from '../registry.ts';
 import { readTensors, writeTensors } from '../state.ts';
+import { spsaStep } from '../zeroth-order.ts';
 import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
 import type { TrainedTensor, AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
@@ -33,25 +34,10 @@ const MEZO_DEFAULTS: MezoConfig = defaults(MEZO_SCHEMA);
 
 const loraShape = (c: MezoConfig): LoraShape => ({ rank: c.rank, alpha: c.alpha, targets: c.targets, rslora: false });
 
-/** A 32-bit seed per (run seed, step, sample), well mixed (splitmix32-style). */
-export function sampleSeed(seed: number, step: number, sample: number): number {
-  let h = (seed ^ Math.imul(step, 0x9e3779b1) ^ Math.imul(sample + 1, 0x85ebca6b)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 interface ZoParam {
   name: string;
   buf: GpuBuf;
   n: number;
-}
-
-/** Mean forward-only loss over the micro-batches. */
-async function meanLoss(model: CausalLM, batches: readonly Batch[]): Promise<number> {
-  let sum = 0;
-  for (const b of batches) sum += (await model.loss(b.ids, b.targets, b.mask, b.B, b.T)).loss;
-  return sum / batches.length;
 }
 
 class MezoState implements Trainable {
@@ -83,26 +69,14 @@ class MezoState implements Trainable {
     for (const [i, p] of this.params.entries()) perturb(this.model.gpu, p.buf, p.n, seed, 0, c, i);
   }
 
-  async step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult> {
-    const { eps, samples } = this.cfg;
-    const grads: number[] = [];
-    let loss = 0;
-    for (let j = 0; j < samples; j++) {
-      const s = sampleSeed(this.seed, ctx.step, j);
-      this.shift(s, eps);
-      const lp = await meanLoss(this.model, batches);
-      this.shift(s, -2 * eps);
-      const lm = await meanLoss(this.model, batches);
-      this.shift(s, eps);
-      grads.push((lp - lm) / (2 * eps));
-      loss += (lp + lm) / 2 / samples;
-    }
-    if (!grads.every(Number.isFinite)) return { loss: Number.NaN, gradNorm: Number.NaN };
-    const wd = ctx.trainer.weightDecay;
-    if (wd > 0) for (const p of this.params) scale(this.model.gpu, p.buf, p.n, 1 - ctx.lr * wd);
-    for (let j = 0; j < samples; j++) this.shift(sampleSeed(this.seed, ctx.step, j), (-ctx.lr * grads[j]) / samples);
-    await this.model.gpu.flush();
-    return { loss, gradNorm: Math.abs(grads.reduce((a, g) => a + g, 0) / samples) };
+  step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult> {
+    return spsaStep(this.model, batches, ctx, {
+      eps: this.cfg.eps, samples: this.cfg.samples, seed: this.seed,
+      shift: (seed, c) => this.shift(seed, c),
+      decay: (f) => {
+        for (const p of this.params) scale(this.model.gpu, p.buf, p.n, 1 - f);
+      },
+    });
   }
 
   async exportFiles(format = this.exportFormats[0]): Promise<ExportFile[]> {

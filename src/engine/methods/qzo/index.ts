@@ -1,7 +1,7 @@
 // `qzo`: zeroth-order training of the block scales of a quantized base (Shang et al. 2025,
 // "Fine-tuning Quantized Neural Networks with Zeroth-order Optimization"). A q8 / q4 / nf4
 // weight is w = Δ_s · c (c: the block's frozen code values, Δ_s: its scale); the codes never
-// change, only the scales Δ are trained. Per step and sample j (seed s_j = mezo's sampleSeed):
+// change, only the scales Δ are trained. Per step and sample j (seed s_j = sampleSeed, methods/zeroth-order.ts):
 //   L₊ = L(Δ + εz), L₋ = L(Δ − εz), then Δ restored;  g = (L₊ − L₋) / 2ε
 //   g' = clip(g, −C, C)  (directional-derivative clipping, --clip; 0 = off)
 //   Δ ← Δ − lr·g'·z / samples, then projected onto its starting side of 0
@@ -47,7 +47,7 @@ import type { Linear } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { blocksPerRow, f16ToF32, QBLOCK } from '../../quant/block.ts';
-import { sampleSeed } from '../mezo/index.ts';
+import { meanLoss, sampleSeed } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
 import { selectLinears } from '../targets.ts';
@@ -96,11 +96,6 @@ interface ScaleParam {
   unit: number;
 }
 
-async function meanLoss(model: CausalLM, batches: readonly Batch[]): Promise<number> {
-  let sum = 0;
-  for (const b of batches) sum += (await model.loss(b.ids, b.targets, b.mask, b.B, b.T)).loss;
-  return sum / batches.length;
-}
 
 class QzoState implements Trainable {
   readonly exportFormats = ['safetensors'] as const;

@@ -1,7 +1,7 @@
 // `sparse-mezo`: MeZO restricted to the small-magnitude entries of each weight (Sparse MeZO,
 // Liu et al. 2024). Per step and sample, on the masked entries only: θ_m += ε·z, forward;
 // θ_m −= 2ε·z, forward; θ_m += ε·z (restored); g = (L₊ − L₋) / 2ε; θ_m −= lr·g·z. The noise
-// is Philox regenerated from mezo's `sampleSeed`, never stored (tensor i: stream i).
+// is Philox regenerated from `sampleSeed` (methods/zeroth-order.ts), never stored (tensor i: stream i).
 //
 // The mask. Per f32 tensor (every one in model.params: embeddings, norms, biases and linear
 // weights alike), the k = max(1, round(fraction·n)) entries of smallest |w| (ties broken
@@ -29,7 +29,7 @@ import { sparseGather, sparseScatterAdd } from '../../kernels/sparse.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { parameterNames } from '../full/index.ts';
-import { sampleSeed } from '../mezo/index.ts';
+import { spsaStep } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, TrainedTensor, Trainable } from '../types.ts';
@@ -87,12 +87,6 @@ interface MaskedParam {
   k: number;
 }
 
-async function meanLoss(model: CausalLM, batches: readonly Batch[]): Promise<number> {
-  let sum = 0;
-  for (const b of batches) sum += (await model.loss(b.ids, b.targets, b.mask, b.B, b.T)).loss;
-  return sum / batches.length;
-}
-
 const maskKey = (name: string) => `${name}#sparse-mezo.mask`;
 
 class SparseMezoState implements Trainable {
@@ -126,26 +120,12 @@ class SparseMezoState implements Trainable {
     for (const [i, p] of this.params.entries()) perturbIndexed(this.model.gpu, p.idx, p.buf, p.k, seed, 0, c, i);
   }
 
-  async step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult> {
-    const { eps, samples } = this.cfg;
-    const grads: number[] = [];
-    let loss = 0;
-    for (let j = 0; j < samples; j++) {
-      const s = sampleSeed(this.seed, ctx.step, j);
-      this.shift(s, eps);
-      const lp = await meanLoss(this.model, batches);
-      this.shift(s, -2 * eps);
-      const lm = await meanLoss(this.model, batches);
-      this.shift(s, eps);
-      grads.push((lp - lm) / (2 * eps));
-      loss += (lp + lm) / 2 / samples;
-    }
-    if (!grads.every(Number.isFinite)) return { loss: Number.NaN, gradNorm: Number.NaN };
-    const wd = ctx.trainer.weightDecay;
-    if (wd > 0) await this.decay(ctx.lr * wd);
-    for (let j = 0; j < samples; j++) this.shift(sampleSeed(this.seed, ctx.step, j), (-ctx.lr * grads[j]) / samples);
-    await this.model.gpu.flush();
-    return { loss, gradNorm: Math.abs(grads.reduce((a, g) => a + g, 0) / samples) };
+  step(batches: readonly Batch[], ctx: StepContext): Promise<StepResult> {
+    return spsaStep(this.model, batches, ctx, {
+      eps: this.cfg.eps, samples: this.cfg.samples, seed: this.seed,
+      shift: (seed, c) => this.shift(seed, c),
+      decay: (f) => this.decay(f),
+    });
   }
 
   /** θ[idx] −= a·θ[idx] on the masks only (coupled L2, as mezo). */
