@@ -4,6 +4,8 @@ import { defineConfig } from '@playwright/test';
 // GPU. The app is built and served from http://localhost (navigator.gpu needs a secure context).
 const base = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// WEBTUNE_PORT lets several checkouts run their e2e specs side by side on one machine.
+const port = Number(process.env.WEBTUNE_PORT ?? 4173);
 
 export default defineConfig({
   testDir: 'e2e',
@@ -13,10 +15,10 @@ export default defineConfig({
   workers: 1,
   reporter: [['list']],
   outputDir: 'test-results',
-  use: { baseURL: 'http://localhost:4173', viewport: { width: 1280, height: 800 } },
+  use: { baseURL: `http://localhost:${port}`, viewport: { width: 1280, height: 800 } },
   webServer: {
-    command: 'npm run build && npm run preview',
-    url: 'http://localhost:4173',
+    command: `npm run build && npm run preview -- --port ${port}`,
+    url: `http://localhost:${port}`,
     reuseExistingServer: !process.env.CI,
     timeout: 180_000,
   },
