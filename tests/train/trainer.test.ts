@@ -114,6 +114,34 @@ describe('trainer', () => {
     for (let i = 0; i < out[0].length; i++) expect(Math.abs(out[0][i] - out[1][i])).toBeLessThan(1e-6);
   });
 
+  it('gradient accumulation weights micro-batches by their trained tokens: unequal prompt masks give the step of one batch holding them all', async () => {
+    const gpu = await testGpu();
+    const { spec, files } = tinyModel(LLAMA, 5);
+    // Three micro-batches of 2, 9 and 6 trained tokens (prompt masking leaves them unequal).
+    const [b1, b2, b3] = data(spec.vocab, 3).map((b, k) => ({ ...b, mask: Array.from(b.mask, (_, i) => (k === 0 ? (i === 3 || i === 8 ? 1 : 0) : k === 1 ? (i < 9 ? 1 : 0) : i % 2)) }));
+    expect([b1, b2, b3].map((b) => b.mask.reduce((a: number, m: number) => a + m, 0))).toEqual([2, 9, 6]);
+    const cat = (k: 'ids' | 'targets' | 'mask') => [b1, b2, b3].flatMap((b) => Array.from(b[k]));
+    const all: Batch = { ids: cat('ids'), targets: cat('targets'), mask: cat('mask'), B: 6, T: 6 };
+    const m = getMethod('full');
+    const out: Float32Array[] = [];
+    const losses: number[] = [];
+    for (const [batches, accum] of [[[b1, b2, b3], 3], [[all], 1]] as const) {
+      const model = await LlamaModel.load(gpu, files);
+      const trainer = trainerConfig({ lr: 1e-1, accum, optimizer: 'sgd', maxGradNorm: 0 });
+      const state = await m.attach(model, parseConfig(m.schema, {}), { seed: 1, trainer, shape: { B: 2, T: 6, precision: 'f32' } });
+      losses.push((await state.step(batches, { step: 1, lr: 1e-1, trainer })).loss);
+      const w = model.params.get('model.layers.0.mlp.up_proj.weight');
+      if (!w) throw new Error('no weight');
+      out.push(await gpu.readF32(w));
+      state.dispose();
+      model.dispose();
+    }
+    expect(losses[0]).toBeCloseTo(losses[1], 5);
+    let worst = 0;
+    for (let i = 0; i < out[0].length; i++) worst = Math.max(worst, Math.abs(out[0][i] - out[1][i]));
+    expect(worst).toBeLessThan(1e-6);
+  });
+
   it('a non-finite loss stops the run with a clear error; pause and stop act between steps', async () => {
     const gpu = await testGpu();
     const { spec, files } = tinyModel(LLAMA, 5);

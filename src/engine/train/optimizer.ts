@@ -99,37 +99,52 @@ export class Optimizer {
   }
 }
 
+/** Trained (mask = 1) positions of a micro-batch. */
+export function maskedCount(b: Batch): number {
+  let n = 0;
+  for (let i = 0; i < b.mask.length; i++) if (b.mask[i]) n++;
+  return n;
+}
+
 /**
  * One first-order optimizer step: loss and gradients of each micro-batch (only the
- * gradients `wanted` names), summed into the first micro-batch's and averaged, the global
- * norm clipped to trainer.maxGradNorm, then the optimizer's update. Gradients live only
- * for the step.
+ * gradients `wanted` names), summed into the first micro-batch's weighted by each one's
+ * share of the step's trained tokens (so accumulating k micro-batches gives the gradient
+ * of one batch holding all of them, however the prompt mask splits them; the
+ * `num_items_in_batch` fix of transformers), the global norm clipped to
+ * trainer.maxGradNorm, then the optimizer's update. Gradients live only for the step.
  */
 export async function firstOrderStep(
   model: CausalLM, opt: Optimizer, batches: readonly Batch[], ctx: StepContext, wanted: (name: string) => boolean,
 ): Promise<StepResult> {
   const gpu = model.gpu;
+  const counts = batches.map(maskedCount);
+  const total = counts.reduce((a, c) => a + c, 0);
+  // Each micro-batch's mean loss and gradient weighted by its share of the trained tokens;
+  // with none trained at all (nothing to weight by) equally.
+  const weights = counts.map((c) => (total > 0 ? c / total : 1 / batches.length));
   const arenas: Arena[] = [];
   try {
     let acc: Map<string, GpuBuf> | undefined;
     let loss = 0;
-    for (const b of batches) {
+    for (const [i, b] of batches.entries()) {
       const ga = gpu.arena.child();
       arenas.push(ga);
       const r = await model.lossAndGrads(b.ids, b.targets, b.mask, b.B, b.T, ga, wanted);
-      loss += r.loss / batches.length;
-      if (!acc) acc = r.grads;
-      else {
+      if (weights[i] > 0) loss += r.loss * weights[i];
+      if (!acc) {
+        acc = r.grads;
+        if (batches.length > 1) for (const g of acc.values()) scale(gpu, g, g.size / 4, weights[i]);
+      } else {
         for (const [name, g] of r.grads) {
           const into = acc.get(name);
-          if (into) axpby(gpu, g, into, g.size / 4, 1, 1);
+          if (into && weights[i] > 0) axpby(gpu, g, into, g.size / 4, weights[i], 1);
         }
         ga.dispose();
         arenas.pop();
       }
     }
     if (!acc) throw new RangeError('a training step needs at least one micro-batch');
-    if (batches.length > 1) for (const g of acc.values()) scale(gpu, g, g.size / 4, 1 / batches.length);
     const refs = opt.params.flatMap((p) => {
       const buf = acc?.get(p.name);
       return buf ? [{ buf, n: p.n }] : [];
