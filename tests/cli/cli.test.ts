@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, lines, ROOT } from '../helpers/cli.ts';
+import { cli, cliWithEnv, lines, ROOT } from '../helpers/cli.ts';
 
 const STORIES = new URL('../../../shared/models/stories260K', import.meta.url).pathname;
 
@@ -44,6 +44,15 @@ describe('CLI', () => {
     expect(e.code).toBe(0);
     const ev = lines(e.stdout).find((o) => o.type === 'eval');
     expect(Number(ev?.loss)).toBeLessThan(0.6 * Math.log(512)); // uniform guessing over 512 tokens: 6.24 nats
+  });
+
+  it('a process without XDG_RUNTIME_DIR gets a private one: no Vulkan loader error on stderr', async () => {
+    const env = { ...process.env };
+    delete env.XDG_RUNTIME_DIR;
+    const r = await cliWithEnv(env, 'info', '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/XDG_RUNTIME_DIR/);
+    expect(lines(r.stdout).find((o) => o.type === 'info')).toBeDefined();
   });
 
   it('bad flags exit with 2 and say what was expected', async () => {
