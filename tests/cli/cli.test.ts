@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TextTokenizer } from '../../src/engine/data/tokenizer.ts';
 import { cli, cliWithEnv, lines, ROOT } from '../helpers/cli.ts';
+import { itStories, STORIES } from '../helpers/shared.ts';
 
-const STORIES = new URL('../../../shared/models/stories260K', import.meta.url).pathname;
 
 describe('CLI', () => {
-  it('generate --json streams tokens and reproduces stories260K greedy text', async () => {
+  itStories('generate --json streams tokens and reproduces stories260K greedy text', async () => {
     const r = await cli('generate', '--model', STORIES, '--prompt', 'Once upon a time', '--max-tokens', '12', '--json');
     expect(r.code).toBe(0);
     const out = lines(r.stdout);
@@ -68,7 +68,7 @@ describe('CLI', () => {
   });
 
   it('bad flags exit with 2 and say what was expected', async () => {
-    const r = await cli('generate', '--model', STORIES, '--prompt', 'x', '--temperature', 'hot');
+    const r = await cli('generate', '--model', 'builtin:tiny-kjv', '--prompt', 'x', '--temperature', 'hot');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--temperature should be a number >= 0, got "hot"/);
     const u = await cli('generate', '--model', 'builtin:nope', '--prompt', 'x');
