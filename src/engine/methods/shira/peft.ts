@@ -14,7 +14,7 @@ import type { ModelSpec } from '../../model/config.ts';
 import type { Linear } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { adapterConfig, exportFile } from '../peft-files.ts';
-import { ConfigError } from '../schema.ts';
+import { ConfigError } from '../../config/schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachShira, type ShiraSet } from './adapter.ts';
 
