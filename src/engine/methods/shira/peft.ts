@@ -9,7 +9,7 @@
 
 import { bytesSource } from '../../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
-import { entryOf } from '../../kernels/sddmm.ref.ts';
+import { entryOf } from '../../kernels/layout.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { Linear } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
