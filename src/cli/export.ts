@@ -27,9 +27,9 @@ import { nodeHost } from '../engine/gpu/host-node.ts';
 import { parseModelConfig } from '../engine/model/config.ts';
 import type { BasePrecision } from '../engine/model/decoder.ts';
 import type { CausalLM } from '../engine/model/load.ts';
-import { getMethod } from '../engine/methods/registry.ts';
+import { formatOwner } from '../engine/methods/registry.ts';
 import { ConfigError } from '../engine/config/schema.ts';
-import type { ExportFile, Trainable } from '../engine/methods/types.ts';
+import type { ExportFile, MethodDef, Trainable } from '../engine/methods/types.ts';
 import { trainerConfig } from '../engine/config/trainer.ts';
 import { Flags, UsageError } from './args.ts';
 import { progressPrinter } from './common.ts';
@@ -106,6 +106,7 @@ function readPackageVersion(): string | undefined {
 }
 
 export async function exportCommand(argv: string[]): Promise<void> {
+  await loadMethods(); // the formats, merges and recipes are the methods' (methods/<m>/)
   const f = new Flags(argv);
   const json = f.bool('json');
   const runDir = f.string('run');
@@ -208,24 +209,24 @@ export async function exportCommand(argv: string[]): Promise<void> {
   );
 }
 
-/** Put the PEFT adapter in `dir` (LoRA / DoRA through the lora method, SHiRA through shira)
- *  on `model`; a mismatched name or shape is a ConfigError naming the tensor. */
+/** Put the PEFT adapter in `dir` on `model` through the method whose peft_type it is
+ *  (LoRA / DoRA: lora, SHiRA: shira); a mismatched name or shape is a ConfigError naming the tensor. */
 export async function applyAdapterDir(model: CausalLM, dir: string, precision: BasePrecision, trainer = trainerConfig(), expectMethod?: string): Promise<Trainable> {
   const cfgPath = join(dir, 'adapter_config.json');
   const stPath = join(dir, 'adapter_model.safetensors');
   for (const p of [cfgPath, stPath]) if (!existsSync(p)) throw new UsageError(`--adapter ${dir}: no ${p.slice(dir.length + 1)} (expected a PEFT adapter folder)`);
   const files: ExportFile[] = [cfgPath, stPath].map((p) => ({ name: p.slice(dir.length + 1), bytes: new Uint8Array(readFileSync(p)) }));
-  let peftType: unknown;
-  try {
-    peftType = (JSON.parse(new TextDecoder().decode(files[0].bytes)) as { peft_type?: unknown }).peft_type;
-  } catch (e) {
-    throw new UsageError(`--adapter ${dir}: adapter_config.json is not JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const methodName = peftType === 'LORA' ? 'lora' : peftType === 'SHIRA' ? 'shira' : undefined;
-  if (!methodName) throw new UsageError(`--adapter ${dir}: peft_type ${JSON.stringify(peftType)} is not one webtune loads (LORA, incl. DoRA, or SHIRA)`);
-  if (expectMethod && expectMethod !== methodName) throw new ConfigError(`--adapter ${dir} is a ${String(peftType)} adapter: continue it with --method ${methodName}, not ${expectMethod}`);
   await loadMethods();
-  const m = getMethod(methodName);
-  if (!m.importFiles) throw new Error(`${methodName} has no importFiles`);
+  // The method whose format this is (its peft_type, declared in methods/<m>/).
+  let m: MethodDef | undefined;
+  try {
+    m = formatOwner(files);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--adapter ${dir}: ${e.message}`);
+    throw e;
+  }
+  if (!m?.importFiles) throw new UsageError(`--adapter ${dir}: not an adapter webtune loads`);
+  const peftType = m.format?.peftType;
+  if (expectMethod && expectMethod !== m.name) throw new ConfigError(`--adapter ${dir} is a ${String(peftType)} adapter: continue it with --method ${m.name}, not ${expectMethod}`);
   return m.importFiles(model, files, { seed: 0, trainer, shape: { B: 1, T: 1, precision }, baseModel: '' });
 }

@@ -13,7 +13,7 @@ import type { BasePrecision } from './model/decoder.ts';
 import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
 import type { Schema } from './config/schema.ts';
-import type { ExportFile, Trainable } from './methods/types.ts';
+import type { ExportFile, ExtraExport, MethodDef, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
@@ -135,21 +135,11 @@ export interface LoadedBase {
   source?: ModelFiles;
 }
 
-/** Formats every run offers beside its method's own: the merged model, and a llama.cpp
- *  GGUF adapter for plain LoRA runs (DoRA and SHiRA have no GGUF form). */
-export function extraExportFormats(files: readonly ExportFile[]): string[] {
-  const cfg = files.find((f) => f.name === 'adapter_config.json');
-  let plainLora = false;
-  if (cfg) {
-    try {
-      const c: unknown = JSON.parse(new TextDecoder().decode(cfg.bytes));
-      plainLora = typeof c === 'object' && c !== null && (c as Record<string, unknown>).peft_type === 'LORA' && (c as Record<string, unknown>).use_dora !== true;
-    } catch {
-      plainLora = false;
-    }
-  }
-  const isQzo = files.some((f) => f.name === 'qzo_config.json');
-  return [...(plainLora ? ['gguf'] : []), ...(isQzo ? [] : ['merged'])];
+/** Formats a run offers here beside its method's own, as its method says (methods/<m>/):
+ *  the merged model and a llama.cpp GGUF adapter where the method offers them. */
+export function extraExportFormats(method: MethodDef, config: RunPlan['config']): string[] {
+  const offered: readonly ExtraExport[] = method.offers(config);
+  return (['gguf', 'merged'] as const).filter((f) => offered.includes(f));
 }
 
 export interface RunHost {
@@ -328,7 +318,7 @@ export class RunManager {
         onEvent: (event) => this.host.emit({ type: 'train', id: r.id, event }),
       });
       r.files = await state.exportFiles();
-      r.exportFormats = [...state.exportFormats, ...extraExportFormats(r.files)];
+      r.exportFormats = [...state.exportFormats, ...extraExportFormats(r.plan.method, r.plan.config)];
       r.checkpoint = await saveCheckpoint(state, summary.steps, { method: r.plan.method.name });
       r.summary = summary;
       this.finish(r, summary.stopped ? 'stopped' : 'done', { summary, exportFormats: [...r.exportFormats] });
