@@ -44,7 +44,12 @@ describe('text stream', () => {
     const quote = tok.encode('“', false).filter((id) => decode([id]) === '\uFFFD');
     expect(quote.length).toBe(3); // E2 80 9C
     const s = new TextStream(decode, tok.encode('light'));
-    expect(quote.slice(0, -1).map((id) => s.push(id)).join('')).toBe('');
+    expect(
+      quote
+        .slice(0, -1)
+        .map((id) => s.push(id))
+        .join(''),
+    ).toBe('');
     expect(s.finish()).toContain('\uFFFD');
   });
 });

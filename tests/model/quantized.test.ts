@@ -94,7 +94,10 @@ describe('quantized base', () => {
     const lq = await m.logits(ids, 1, ids.length);
     let worst = 0;
     let mean = 0;
-    for (let i = 0; i < lq.length; i++) (worst = Math.max(worst, Math.abs(lq[i] - lf[i]))), (mean += Math.abs(lf[i]) / lq.length);
+    for (let i = 0; i < lq.length; i++) {
+      worst = Math.max(worst, Math.abs(lq[i] - lf[i]));
+      mean += Math.abs(lf[i]) / lq.length;
+    }
     // q8 keeps ~2-3 significant digits per weight: the logits move by a few percent of their size.
     expect(worst).toBeLessThan(0.05 * Math.max(1, mean) + 0.02);
     expect(worst).toBeGreaterThan(0); // really quantized

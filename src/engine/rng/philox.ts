@@ -96,4 +96,3 @@ export function gaussian(seed: number, i: number, stream = 0): number {
   checkU32(i, 'index');
   return gaussiansOfBlock(rngBlock(seed, Math.floor(i / 4), stream))[i % 4];
 }
-
