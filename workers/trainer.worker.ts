@@ -232,6 +232,10 @@ const api: EngineApi = {
     return runs.estimate(req);
   },
 
+  async fitRun(req) {
+    return runs.fitToBase(req);
+  },
+
   async startRun(req) {
     return runs.start(req);
   },

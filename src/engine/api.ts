@@ -152,6 +152,8 @@ export interface EngineApi {
   loadBuiltinDataset(name: string): Promise<DatasetSummary>;
   /** Memory per ledger category a run would need on the loaded model, and whether it can start. */
   estimateRun(req: RunRequestData): Promise<EstimateResult>;
+  /** The request with its method's settings fitted to the loaded base, and what changed. */
+  fitRun(req: RunRequestData): Promise<{ request: RunRequestData; note?: string }>;
   /** Check and queue a run; returns its id. Progress arrives as 'run' and 'train' events. */
   startRun(req: RunRequestData): Promise<string>;
   pauseRun(id: string): Promise<void>;

@@ -12,7 +12,7 @@ import type { ByCategory } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
 import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
-import type { Schema } from './methods/schema.ts';
+import { parseConfig, type Schema } from './methods/schema.ts';
 import type { ExportFile, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
@@ -262,6 +262,26 @@ export class RunManager {
     } catch (e) {
       return { bytes: empty, ok: false, error: errorOf(e) };
     }
+  }
+
+  /**
+   * The request with its method's settings fitted to the loaded base (the method's
+   * fitToBase: MeZO on a quantized base becomes ZO-LoRA), and the note saying what changed;
+   * the request as it is when it fits, or when its method has nothing closer. Never throws
+   * for a bad config: `estimate` and `start` say what is wrong with it.
+   */
+  fitToBase(req: RunRequestData): { request: RunRequestData; note?: string } {
+    const base = this.requireBase();
+    const m = getMethod(req.method);
+    if (!m.fitToBase) return { request: req };
+    let cfg;
+    try {
+      cfg = parseConfig(m.schema, req.methodConfig, `${m.name}: --`);
+    } catch {
+      return { request: req };
+    }
+    const fit = m.fitToBase(base.model.spec, cfg, { B: req.B, T: req.T, precision: base.precision });
+    return fit ? { request: { ...req, methodConfig: { ...fit.config } }, note: fit.note } : { request: req };
   }
 
   /** Check the request now (bad input fails here, before any GPU work) and queue the run. */
