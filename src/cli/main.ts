@@ -12,7 +12,7 @@ import { windows } from '../engine/data/corpus.ts';
 import { batches as makeBatches, encodeRows, parseDataset } from '../engine/data/dataset.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import { loadModel } from '../engine/model/load.ts';
-import { ConfigError } from '../engine/methods/schema.ts';
+import { ConfigError } from '../engine/config/schema.ts';
 import { TextStream } from '../engine/data/text-stream.ts';
 import { Flags, UsageError } from './args.ts';
 import { precisionFlag, progressPrinter } from './common.ts';

@@ -9,7 +9,7 @@ import type { BasePrecision } from './model/decoder.ts';
 import type { FieldMapping } from './data/dataset.ts';
 import type { ExportFile } from './methods/types.ts';
 import type { DatasetPreview, DatasetSummary, EstimateResult, MethodInfo, PreviewSettings, RunEvent, RunRequestData } from './runs.ts';
-import type { Schema } from './methods/schema.ts';
+import type { Schema } from './config/schema.ts';
 
 export type { DatasetPreview, DatasetSummary, EstimateResult, MethodInfo, PreviewSettings, RunEvent, RunRequestData } from './runs.ts';
 

@@ -12,12 +12,12 @@ import type { ByCategory } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
 import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
-import { parseConfig, type Schema } from './methods/schema.ts';
+import { parseConfig, type Schema } from './config/schema.ts';
 import type { ExportFile, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
-import { TRAINER_SCHEMA } from './train/config.ts';
+import { TRAINER_SCHEMA } from './config/trainer.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
 import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
 

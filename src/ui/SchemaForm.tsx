@@ -4,7 +4,7 @@
 // checkboxes, and a log-scale slider beside fields marked `log` (learning rates, ε).
 
 import { memo } from 'react';
-import type { Field, NumberField, Schema } from '../engine/methods/schema.ts';
+import type { Field, NumberField, Schema } from '../engine/config/schema.ts';
 import type { Raw, RawValues } from './store/draft.ts';
 
 const LABELS: Record<string, string> = {

@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/all.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { parseConfig } from '../../src/engine/methods/schema.ts';
+import { parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
-import { learningRate, trainerConfig, type TrainerConfig } from '../../src/engine/train/config.ts';
+import { learningRate, trainerConfig, type TrainerConfig } from '../../src/engine/config/trainer.ts';
 import { loadCheckpoint, RunControl, saveCheckpoint, train, TrainingDivergedError, type TrainEvent } from '../../src/engine/train/trainer.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, tinyModel } from '../helpers/tiny-model.ts';

@@ -3,7 +3,7 @@
 // version), and what it measured (metrics.jsonl, the trainer's events, as JSON and as CSV).
 // Host-agnostic: the caller reads the files and writes what this returns.
 
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 
 /** Columns of metrics.csv: one row per step or eval event. */

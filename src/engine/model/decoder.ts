@@ -10,7 +10,7 @@ import { attentionForward } from '../kernels/attention.ts';
 import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { gatherQuantRows, qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
-import { uniformRef } from '../kernels/rng.ref.ts';
+import { uniform } from '../rng/philox.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import type { Checkpoint } from '../io/model-files.ts';
 import { quantize, type QuantFormat } from '../quant/block.ts';
@@ -344,7 +344,7 @@ export abstract class DecoderLM<F extends ForwardResult> {
         } finally {
           step.dispose();
         }
-        const id = sampleToken(logits, o, uniformRef(o.seed, out.length));
+        const id = sampleToken(logits, o, uniform(o.seed, out.length));
         out.push(id);
         if (o.onToken?.(id) === false || this.spec.eosTokenIds.includes(id)) break;
         next = [id];

@@ -9,7 +9,7 @@ import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
 import type { CausalLM } from '../model/load.ts';
 import type { Batch, Trainable } from '../methods/types.ts';
-import { learningRate, type TrainerConfig } from './config.ts';
+import { learningRate, type TrainerConfig } from '../config/trainer.ts';
 
 /** Ledger bytes as the events carry them: live per category, their total, and the peak. */
 export interface MemoryFields {

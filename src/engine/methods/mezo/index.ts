@@ -14,7 +14,7 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { registerMethod } from '../registry.ts';
 import { readTensors, writeTensors } from '../state.ts';
 import { spsaStep } from '../zeroth-order.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import type { TrainedTensor, AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 import { checkLora, type LoraSet, type LoraShape } from '../lora/adapter.ts';

@@ -8,8 +8,8 @@ import { axpby, scale } from '../kernels/elementwise.ts';
 import { gradNorm, gradNormPartials } from '../kernels/gradnorm.ts';
 import { adamwStep, sgdStep } from '../kernels/optim.ts';
 import type { CausalLM } from '../model/load.ts';
-import type { Batch, StepContext, StepResult, TrainedTensor } from '../methods/types.ts';
-import type { TrainerConfig } from './config.ts';
+import type { Batch, StepContext, StepResult, TrainedTensor } from './types.ts';
+import type { TrainerConfig } from '../config/trainer.ts';
 
 /** A trained tensor: its gradient arrives under `name` from the model's backward pass. */
 export type TrainParam = TrainedTensor;
