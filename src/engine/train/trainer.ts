@@ -134,6 +134,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   // Wall time runs from the first step; time spent paused is taken out of it.
   let t0 = performance.now();
   const now = () => performance.now() - t0;
+  /** The wall time the latest step or eval event carried (the summary's, so they agree). */
+  let lastWall = 0;
   let finalLoss = Number.NaN;
   let evalL: number | undefined;
   let metric: number | undefined;
@@ -164,6 +166,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     metric = m;
     runPeak = Math.max(runPeak, gpu.ledger.snapshot().totalPeak);
     const end = now();
+    lastWall = end;
     o.onEvent?.({ type: 'eval', step: at, loss: evalL ?? Number.NaN, ...(metric === undefined ? {} : { metric }), wallMs: end, ms: end - e0 });
   };
   while (step < c.steps && !control.stopped) {
@@ -183,17 +186,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     finalLoss = r.loss;
     const tokens = batches.reduce((a, b) => a + b.B * b.T, 0);
     o.onEvent?.({
-      type: 'step', step, loss: r.loss, lr, tokensPerSec: (tokens / wallMs) * 1000, wallMs: now(),
+      type: 'step', step, loss: r.loss, lr, tokensPerSec: (tokens / wallMs) * 1000, wallMs: (lastWall = now()),
       ...(r.gradNorm === undefined ? {} : { gradNorm: r.gradNorm }), memory: memoryFields(snap, runPeak), stepPeak: { ...snap.peak, total: snap.totalPeak },
     });
     if (c.evalEvery > 0 && step % c.evalEvery === 0 && step < c.steps) await evaluate(step);
   }
   // The last eval (skipped after a Stop: stop means now).
-  let wall = now();
-  if (!control.stopped) {
-    await evaluate(step);
-    wall = now();
-  }
+  if (!control.stopped) await evaluate(step);
+  const wall = lastWall;
   return {
     steps: step, finalLoss, evalLoss: evalL, metric, peakBytes: Math.max(runPeak, gpu.ledger.snapshot().totalPeak),
     trainableParams: state.trainableParams, wallMs: wall, stopped: control.stopped,
