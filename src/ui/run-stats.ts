@@ -3,7 +3,7 @@
 // apart; the two runs a config diff starts with; and engine messages put in the page's
 // words (form labels instead of CLI flags, with the fields to mark). Pure functions.
 
-import { flagName } from '../engine/methods/schema.ts';
+import { flagName } from '../engine/config/schema.ts';
 import type { RunRequestData } from '../engine/runs.ts';
 import { fieldLabel } from './SchemaForm.tsx';
 import type { EvalPoint, RunView, StepPoint } from './store/runTypes.ts';

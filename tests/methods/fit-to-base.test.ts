@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/all.ts';
 import { getMethod, methodNames } from '../../src/engine/methods/registry.ts';
-import { defaults } from '../../src/engine/methods/schema.ts';
+import { defaults } from '../../src/engine/config/schema.ts';
 import type { RunShape } from '../../src/engine/methods/types.ts';
 import { parseModelConfig } from '../../src/engine/model/config.ts';
 import type { BasePrecision } from '../../src/engine/model/decoder.ts';

@@ -23,7 +23,7 @@
 
 import { readText, type ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from '../model/config.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { GgufValue } from './gguf.ts';
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
