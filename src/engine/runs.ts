@@ -66,6 +66,8 @@ export interface DatasetPreview {
 export const PREVIEW_ROWS = 4;
 /** Rows tokenized for a preview's length histogram (tokenizing 50k rows would hold the worker up). */
 export const PREVIEW_COUNT_ROWS = 5000;
+/** The preview's length histogram counts tokens up to this many (or 4 × maxTokens when more). */
+export const PREVIEW_LENGTH_CAP = 2048;
 
 /**
  * Decode an example in spans of equal loss. Each span's text is the growth of the decoded
@@ -223,7 +225,9 @@ export class RunManager {
     if (!base) throw new Error('No model is loaded: the preview needs the model\'s tokenizer (and chat template). Load a model first.');
     if (!(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 2)) throw new RangeError(`preview: maxTokens must be an integer ≥ 2 (got ${settings.maxTokens})`);
     const counted = ds.rows.slice(0, PREVIEW_COUNT_ROWS);
-    const opts = { maxTokens: Number.MAX_SAFE_INTEGER, maskPrompt: settings.maskPrompt, useChatTemplate: true };
+    // lengths are counted up to PREVIEW_LENGTH_CAP tokens or 4 × maxTokens (longer rows show
+    // there): a row costs tokenization in proportion to that, never to its own length
+    const opts = { maxTokens: Math.max(PREVIEW_LENGTH_CAP, 4 * settings.maxTokens), maskPrompt: settings.maskPrompt, useChatTemplate: true };
     const { examples } = encodeRows(counted, base.tokenizer, opts);
     const rows = examples.slice(0, PREVIEW_ROWS).map((ex) => {
       const n = Math.min(ex.tokens.length, settings.maxTokens);
