@@ -57,8 +57,27 @@ export interface TrainSummary {
   stopped: boolean;
 }
 
+/** A step gave a non-finite loss or gradient norm: the run stops there (its state is no longer
+ *  worth training or exporting); `step` is the step that diverged. */
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a step's result cannot be trained on, or undefined when its loss and gradient norm are finite. */
+export function divergence(step: number, lr: number, loss: number, gradNorm: number | undefined): TrainingDivergedError | undefined {
+  const bad = !Number.isFinite(loss) ? `the loss is ${loss}` : gradNorm !== undefined && !Number.isFinite(gradNorm) ? `the gradient norm is ${gradNorm}` : undefined;
+  if (!bad) return undefined;
+  return new TrainingDivergedError(
+    `Training diverged at step ${step}: ${bad}. The learning rate (${lr.toPrecision(3)} at this step) is most likely too high: ` +
+      'lower it (--lr), warm up to it (--warmup) or clip the gradient norm (--max-grad-norm). The run stopped; its last checkpoint is kept.',
+    step,
+  );
 }
 
 /** Pause / resume / stop, between steps. */
@@ -105,6 +124,8 @@ export interface TrainOptions {
   control?: RunControl;
   /** First step to run (1 + the step a checkpoint was taken at). */
   startStep?: number;
+  /** Called after each step but the last, its eval included (a host checkpoints here every N steps). */
+  afterStep?: (step: number) => Promise<void>;
 }
 
 /** Batches of 1-based step `step` (trainer.accum of them), cycling through the train set. */
@@ -180,9 +201,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     const wallMs = performance.now() - s0;
     const snap = gpu.ledger.snapshot();
     runPeak = Math.max(runPeak, snap.totalPeak);
-    if (!Number.isFinite(r.loss)) {
-      throw new TrainingDivergedError(`step ${step}: the loss is ${r.loss} — training diverged (lower --lr, raise --warmup, or clip with --max-grad-norm); the state after step ${step - 1} is kept`);
-    }
+    const diverged = divergence(step, lr, r.loss, r.gradNorm);
+    if (diverged) throw diverged;
     finalLoss = r.loss;
     const tokens = batches.reduce((a, b) => a + b.B * b.T, 0);
     o.onEvent?.({
@@ -190,6 +210,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       ...(r.gradNorm === undefined ? {} : { gradNorm: r.gradNorm }), memory: memoryFields(snap, runPeak), stepPeak: { ...snap.peak, total: snap.totalPeak },
     });
     if (c.evalEvery > 0 && step % c.evalEvery === 0 && step < c.steps) await evaluate(step);
+    if (o.afterStep && step < c.steps && !control.stopped) await o.afterStep(step);
   }
   // The last eval (skipped after a Stop: stop means now).
   if (!control.stopped) await evaluate(step);
@@ -207,11 +228,32 @@ export async function saveCheckpoint(state: Trainable, step: number, meta: Recor
 }
 
 /** Restore a checkpoint into a freshly attached state; returns the step to continue from. */
-export async function loadCheckpoint(state: Trainable, bytes: Uint8Array, name = 'checkpoint.safetensors'): Promise<{ nextStep: number; meta: Record<string, string> }> {
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** Restore a checkpoint into a freshly attached state; returns the step to continue from.
+ *  Refused, before the state is touched: a file that is not a webtune checkpoint, one
+ *  without a whole-number `step`, of another method than `expect.method`, or holding a
+ *  non-finite value (a NaN optimizer state would be trained on silently). */
+export async function loadCheckpoint(
+  state: Trainable, bytes: Uint8Array, name = 'checkpoint.safetensors', expect: { method?: string } = {},
+): Promise<{ nextStep: number; meta: Record<string, string> }> {
   const f = await SafetensorsFile.open(bytesSource(bytes, name));
-  if (f.metadata.format !== 'webtune-checkpoint') throw new Error(`${name} is not a webtune checkpoint`);
+  if (f.metadata.format !== 'webtune-checkpoint') throw new CheckpointError(`${name} is not a webtune checkpoint (its metadata has no format "webtune-checkpoint")`);
+  const stepText = f.metadata.step;
+  const step = stepText !== undefined && /^\d{1,15}$/.test(stepText) ? Number(stepText) : Number.NaN;
+  if (!Number.isSafeInteger(step)) throw new CheckpointError(`${name}: its metadata's "step" is ${stepText === undefined ? 'missing' : JSON.stringify(stepText)}, expected the whole number of steps it was taken after`);
+  if (expect.method !== undefined && f.metadata.method !== undefined && f.metadata.method !== expect.method) {
+    throw new CheckpointError(`${name} is a checkpoint of a ${f.metadata.method} run, not of ${expect.method}`);
+  }
   const map = new Map<string, Float32Array>();
-  for (const t of f.tensors.keys()) map.set(t, await f.readF32(t));
+  for (const t of f.tensors.keys()) {
+    const v = await f.readF32(t);
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new CheckpointError(`${name}: tensor "${t}" holds ${v[bad]} at index ${bad}; a checkpoint with non-finite values cannot be resumed`);
+    map.set(t, v);
+  }
   await state.loadState(map);
-  return { nextStep: Number(f.metadata.step) + 1, meta: f.metadata };
+  return { nextStep: step + 1, meta: f.metadata };
 }
