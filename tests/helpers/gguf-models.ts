@@ -77,20 +77,25 @@ export function byteLevelTokenizer(corpus: string, merges: number): { json: Reco
 export const CORPUS = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she saw a big, red ball in the park. The ball was shiny and new, and 42 children wanted to play with it.';
 
 /** A random Qwen2-shaped model (q/k/v bias, untied head, GQA) with a byte-level tokenizer and a chat template. */
-export async function qwen2Model(seed = 7): Promise<{ files: ModelFiles; spec: ModelSpec; raw: Record<string, Uint8Array> }> {
+export async function qwen2Model(seed = 7, size: { hidden?: number; intermediate?: number; headDim?: number } = {}): Promise<{ files: ModelFiles; spec: ModelSpec; raw: Record<string, Uint8Array> }> {
   const tok = byteLevelTokenizer(CORPUS, 40);
   const vocab = tok.size + 5; // padded past the tokenizer, as Qwen2 checkpoints are
   const config = {
-    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4,
-    num_key_value_heads: 2, head_dim: 16, vocab_size: vocab, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: false,
+    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: size.hidden ?? 64, intermediate_size: size.intermediate ?? 96, num_hidden_layers: 2, num_attention_heads: 4,
+    num_key_value_heads: 2, head_dim: size.headDim ?? 16, vocab_size: vocab, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: false,
     max_position_embeddings: 128, bos_token_id: tok.size - 3, eos_token_id: tok.size - 1,
   };
   const m = tinyModel(config, seed);
-  const st = await m.files.open('model.safetensors');
+  // tinyModel's weights are uniform in ±0.5; wider models get them scaled by √(64 / hidden),
+  // so their logits stay in a sane range.
+  const k = Math.sqrt(64 / config.hidden_size);
+  const tensors = [...m.shapes].map(([name, shape]) => ({
+    name, dtype: 'F32' as const, shape, data: name.endsWith('norm.weight') ? m.weights.get(name)! : m.weights.get(name)!.map((x) => x * k),
+  }));
   const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
   const raw: Record<string, Uint8Array> = {
     'config.json': enc(config),
-    'model.safetensors': await st.read(0, st.size),
+    'model.safetensors': writeSafetensors(tensors),
     'tokenizer.json': enc(tok.json),
     'tokenizer_config.json': enc({ add_bos_token: false, add_prefix_space: false, bos_token: null, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', chat_template: CHATML, tokenizer_class: 'Qwen2Tokenizer' }),
   };

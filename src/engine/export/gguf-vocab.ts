@@ -21,6 +21,7 @@
 // from a byte-fallback BPE tokenizer.json, scored by merge rank (the piece made by merge k
 // scores −k, so llama.cpp merges in the BPE order).
 
+import { LLAMA3_SPLIT_RE, QWEN2_SPLIT_RE } from '../io/gguf-model.ts';
 import { readText, type ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from '../model/config.ts';
 import { ConfigError } from '../config/schema.ts';
@@ -117,8 +118,8 @@ async function jsonOf(files: ModelFiles, name: string): Promise<Json | undefined
   }
 }
 
-const QWEN2_RE = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const LLAMA3_RE = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_RE = QWEN2_SPLIT_RE;
+const LLAMA3_RE = LLAMA3_SPLIT_RE;
 
 /** The split regex of a byte-level tokenizer.json's pre-tokenizer (undefined: ByteLevel's own GPT-2 regex). */
 function splitRegexes(pre: unknown): { regexes: string[]; digits: boolean; byteLevelRegex: boolean } {
