@@ -256,8 +256,8 @@ const api: EngineApi = {
     return runs.exportRun(id, format);
   },
 
-  async restoreRun(id, req, baseName, files, exportFormats) {
-    runs.restore(id, req, baseName, files, exportFormats);
+  async restoreRun(id, req, baseName, files, exportFormats, basePrecision) {
+    runs.restore(id, req, baseName, files, exportFormats, basePrecision);
   },
 };
 

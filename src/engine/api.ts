@@ -163,7 +163,7 @@ export interface EngineApi {
   exportRun(id: string, format?: string): Promise<ExportFile[]>;
   /** Re-register a run finished before (its default export kept by the page, e.g. across a
    *  reload) so exportRun and generate({ runId }) work with it; it must match the loaded base. */
-  restoreRun(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: string[]): Promise<void>;
+  restoreRun(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: string[], basePrecision?: BasePrecision): Promise<void>;
 }
 
 export function errorInfo(e: unknown): ErrorInfo {

@@ -177,8 +177,17 @@ interface RunRecord {
   exportFormats?: readonly string[];
   checkpoint?: Uint8Array;
   summary?: TrainSummary;
-  /** Base it ran on (imports need the same one). */
+  /** Base it ran on (imports need the same one), and how that base was held. */
   baseName: string;
+  basePrecision?: BasePrecision;
+}
+
+/** Why a run cannot be applied to the loaded base (another model, or the same one held at
+ *  another precision: its outputs would differ), or undefined when it can. */
+function baseMismatch(r: { id: string; baseName: string; basePrecision?: BasePrecision }, base: LoadedBase, todo: string): string | undefined {
+  if (base.name !== r.baseName) return `run ${r.id} was trained on ${r.baseName}; load that model to ${todo}`;
+  if (r.basePrecision && base.precision !== r.basePrecision) return `run ${r.id} was trained on ${r.baseName} held as ${r.basePrecision}, and it is loaded as ${base.precision} now (its outputs would differ); load it as ${r.basePrecision} to ${todo}`;
+  return undefined;
 }
 
 const errorOf = (e: unknown) => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) });
@@ -294,7 +303,7 @@ export class RunManager {
     const plan = this.plan(req, base);
     if (!this.datasets.has(req.datasetId)) throw new Error(`no dataset "${req.datasetId}" is loaded`);
     const id = `run-${this.nextId++}`;
-    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name };
+    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name, basePrecision: base.precision };
     this.runs.set(id, rec);
     this.host.emit({ type: 'run', id, phase: 'queued' });
     void this.host.exclusive(() => this.execute(rec));
@@ -378,7 +387,8 @@ export class RunManager {
     if (format === 'gguf' || format === 'merged') {
       return this.host.exclusive(async () => {
         const base = this.requireBase();
-        if (base.name !== r.baseName) throw new Error(`run ${id} was trained on ${r.baseName}; load that model to export it as ${format}`);
+        const why = baseMismatch(r, base, `export it as ${format}`);
+        if (why) throw new Error(why);
         if (format === 'gguf') return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }];
         if (!base.source) throw new Error('the loaded model\'s files are not at hand to merge into');
         const out = memoryFolder();
@@ -394,7 +404,8 @@ export class RunManager {
     const rec = typeof r === 'string' ? this.record(r) : r;
     const base = this.requireBase();
     if (!rec.files) throw new Error(`run ${rec.id} has not finished`);
-    if (base.name !== rec.baseName) throw new Error(`run ${rec.id} was trained on ${rec.baseName}; load that model to use it`);
+    const why = baseMismatch(rec, base, 'use it');
+    if (why) throw new Error(why);
     const m = getMethod(rec.plan.method.name);
     if (!m.importFiles) throw new Error(`${m.name} runs cannot be re-applied`);
     const state = await m.importFiles(base.model, rec.files, { seed: rec.request.seed, trainer: rec.plan.trainer, shape: rec.plan.shape, baseModel: base.name });
@@ -412,11 +423,12 @@ export class RunManager {
    * `id`, so that export and generation work with it again. It must have trained on the
    * loaded base.
    */
-  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[]): void {
+  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[], basePrecision?: BasePrecision): void {
     const base = this.requireBase();
-    if (base.name !== baseName) throw new Error(`run ${id} was trained on ${baseName}; load that model to use it`);
+    const why = baseMismatch({ id, baseName, basePrecision }, base, 'use it');
+    if (why) throw new Error(why);
     const plan = this.plan(req, base);
-    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName });
+    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName, basePrecision });
     const n = Number(/^run-(\d+)$/.exec(id)?.[1] ?? 0);
     if (n >= this.nextId) this.nextId = n + 1;
   }

@@ -349,6 +349,12 @@ function SavedRow({ id }: { id: string }) {
   const label = useStore((s) => s.runs[id]?.label ?? id);
   const phase = useStore((s) => s.runs[id]?.phase);
   const model = useStore((s) => s.runs[id]?.model.name);
+  const precision = useStore((s) => s.runs[id]?.model.precision);
+  const loaded = useStore((s) => (s.modelStatus === 'ready' ? s.model : undefined));
+  const modelLoading = useStore((s) => s.modelStatus === 'loading');
+  const loadBuiltin = useStore((s) => s.loadBuiltin);
+  const basePrecision = (['f32', 'q8', 'q4', 'nf4'] as const).find((p) => p === precision);
+  const otherPrecision = !!loaded && loaded.name === model && loaded.precision !== precision;
   const bytes = useStore((s) => s.storedBytes[id]);
   const stored = useStore((s) => id in s.storedKeys);
   const usable = useStore((s) => runUsable(s, id));
@@ -381,14 +387,19 @@ function SavedRow({ id }: { id: string }) {
       <td>
         {phase}
         {finished && phase !== 'failed' && (
-          <span className="muted" title={restoreError}>
+          <span className="muted" title={restoreError} data-testid={`saved-state-${id}`}>
             {' '}
-            · {usable ? 'ready' : restoreError ? `not restored: ${restoreError}` : `load ${model} to use`}
+            · {usable ? 'ready' : restoreError ? `not restored: ${restoreError}` : otherPrecision ? `trained on the ${precision} base; ${loaded?.precision} is loaded (its outputs would differ)` : `load ${model} (${precision}) to use`}
           </span>
+        )}
+        {finished && phase !== 'failed' && !usable && model?.startsWith('builtin:') && basePrecision && (
+          <button type="button" className="small secondary" disabled={modelLoading} data-testid={`load-base-${id}`} onClick={() => void loadBuiltin(model.slice('builtin:'.length), basePrecision)}>
+            Load {model.slice('builtin:'.length)} as {precision}
+          </button>
         )}
       </td>
       <td>
-        <code>{model}</code>
+        <code>{model}</code> <span className="muted">({precision})</span>
       </td>
       <td data-testid={`stored-bytes-${id}`}>{stored ? formatBytes(bytes) : finished ? 'saving…' : '–'}</td>
       <td>
