@@ -3,7 +3,7 @@
 // progress, the loss, forward + backward to every f32 weight, and generation with a KV
 // cache. A family (llama.ts, gpt2.ts) supplies its forward pass and its backward pass.
 
-import type { Arena, GpuBuf } from '../gpu/arena.ts';
+import { MemoryPlan, type Arena, type GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { biasAdd, fill } from '../kernels/elementwise.ts';
 import { attentionForward } from '../kernels/attention.ts';
@@ -245,6 +245,10 @@ export interface BackwardContext {
 }
 
 export abstract class DecoderLM<F extends ForwardResult> {
+  /** Activations and scratch of loss / logits / training passes, planned once per shape and
+   *  reused pass after pass (see MemoryPlan). */
+  private passPlan: MemoryPlan | undefined;
+
   protected constructor(
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
@@ -264,26 +268,41 @@ export abstract class DecoderLM<F extends ForwardResult> {
   /** Given dL/dlogits (B·T, V), form every f32 weight's gradient in `ctx.grads`. */
   protected abstract backward(f: F, dlogits: GpuBuf, ctx: BackwardContext): Promise<void>;
 
+  /** The arena of one pass, from the model's memory plan; hand it back with `endPass`. */
+  protected beginPass(): Arena {
+    this.passPlan ??= new MemoryPlan(this.arena);
+    return this.passPlan.begin();
+  }
+
+  protected endPass(run: Arena): void {
+    this.passPlan?.end(run);
+  }
+
+  /** Free the planned pass memory (a run is over; the next pass plans again). */
+  releasePlans(): void {
+    this.passPlan?.release();
+  }
+
   /** Logits for every position: ids (B·T) → (B·T, V) on the host. */
   async logits(ids: ArrayLike<number>, B: number, T: number): Promise<Float32Array> {
-    const run = this.arena.child();
+    const run = this.beginPass();
     try {
       const f = await this.forward(run, ids, B, T, false);
       return await this.gpu.readF32(f.logits);
     } finally {
-      run.dispose();
+      this.endPass(run);
     }
   }
 
   /** Mean cross-entropy of `targets` where mask = 1, forward only.  ids, targets, mask: (B·T) */
   async loss(ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number): Promise<{ loss: number; tokens: number }> {
-    const run = this.arena.child();
+    const run = this.beginPass();
     try {
       const f = await this.forward(run, ids, B, T, false);
       const { lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, B * T);
       return { loss: await meanOf(this.gpu, lossRows, count), tokens: count };
     } finally {
-      run.dispose();
+      this.endPass(run);
     }
   }
 
@@ -297,10 +316,24 @@ export abstract class DecoderLM<F extends ForwardResult> {
     ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
     wanted?: (name: string) => boolean,
   ): Promise<{ loss: number; grads: Map<string, GpuBuf> }> {
+    const rows = await gradArena.alloc('scratch', B * T * 4, 'loss rows');
+    const r = await this.lossAndGradsOnGpu(ids, targets, mask, B, T, gradArena, rows, wanted);
+    return { loss: await meanOf(this.gpu, rows, r.count), grads: r.grads };
+  }
+
+  /**
+   * lossAndGrads without a readback: the per-row losses are copied into `lossRows` (B·T)
+   * (0 where the mask is 0) and `count` is the number of counted positions, so a caller
+   * can read them back with the step's other numbers, after recording the update.
+   */
+  async lossAndGradsOnGpu(
+    ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
+    lossOut: GpuBuf, wanted?: (name: string) => boolean,
+  ): Promise<{ count: number; grads: Map<string, GpuBuf> }> {
     const N = B * T;
     const V = this.spec.vocab;
     const g = this.gpu;
-    const run = this.arena.child();
+    const run = this.beginPass();
     try {
       const f = await this.forward(run, ids, B, T, true);
       const { tgt, msk, state, lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, N);
@@ -310,9 +343,10 @@ export abstract class DecoderLM<F extends ForwardResult> {
       fill(g, ones, N, 1);
       const grads = new Grads(gradArena, wanted);
       await this.backward(f, dlogits, { run, pass: { gpu: g, run, save: true }, grads, ones, B, T });
-      return { loss: await meanOf(g, lossRows, count), grads: grads.map };
+      g.copy(lossRows, lossOut, N * 4);
+      return { count, grads: grads.map };
     } finally {
-      run.dispose();
+      this.endPass(run);
     }
   }
 
@@ -326,7 +360,10 @@ export abstract class DecoderLM<F extends ForwardResult> {
     const { kvHeads: Hkv, headDim: D, vocab: V, maxPositions, layers } = this.spec;
     const capacity = Math.min(prompt.length + o.maxNewTokens, maxPositions);
     if (prompt.length >= capacity) throw new RangeError(`generate: a ${prompt.length}-token prompt leaves no room in ${maxPositions} positions`);
+    // Memory per generation: the KV cache at the start, then each token's pass from a plan
+    // (the prompt's shape once, then the one-token shape reused), all freed at the end.
     const session = this.arena.child();
+    const steps = new MemoryPlan(session);
     try {
       const cache: KvCache = { k: [], v: [], pos: 0, capacity };
       for (let l = 0; l < layers; l++) {
@@ -336,13 +373,13 @@ export abstract class DecoderLM<F extends ForwardResult> {
       const out: number[] = [];
       let next: readonly number[] = prompt;
       while (out.length < o.maxNewTokens && cache.pos + next.length <= capacity) {
-        const step = session.child();
+        const step = steps.begin();
         let logits: Float32Array;
         try {
           const f = await this.forward(step, next, 1, next.length, false, cache);
           logits = await this.gpu.readF32(f.logits, V);
         } finally {
-          step.dispose();
+          steps.end(step);
         }
         const id = sampleToken(logits, o, uniformRef(o.seed, out.length));
         out.push(id);
