@@ -10,12 +10,12 @@ import { attentionForward } from '../kernels/attention.ts';
 import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { gatherQuantRows, qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
-import { uniformRef } from '../kernels/rng.ref.ts';
+import { sampleTokenGpu } from '../kernels/sample.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import type { Checkpoint } from '../io/model-files.ts';
 import { quantize, type QuantFormat } from '../quant/block.ts';
 import type { ModelSpec } from './config.ts';
-import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
+import { GREEDY, type SamplingOptions } from './sampling.ts';
 
 export type BasePrecision = 'f32' | QuantFormat;
 
@@ -283,14 +283,15 @@ export abstract class DecoderLM<F extends ForwardResult> {
     this.passPlan?.release();
   }
 
-  /** Logits for every position: ids (B·T) → (B·T, V) on the host. */
+  /** Logits for every position: ids (B·T) → (B·T, V) on the host. Not a hot path: its
+   *  buffers are freed when it returns. */
   async logits(ids: ArrayLike<number>, B: number, T: number): Promise<Float32Array> {
-    const run = this.beginPass();
+    const run = this.arena.child();
     try {
       const f = await this.forward(run, ids, B, T, false);
       return await this.gpu.readF32(f.logits);
     } finally {
-      this.endPass(run);
+      run.dispose();
     }
   }
 
@@ -374,14 +375,16 @@ export abstract class DecoderLM<F extends ForwardResult> {
       let next: readonly number[] = prompt;
       while (out.length < o.maxNewTokens && cache.pos + next.length <= capacity) {
         const step = steps.begin();
-        let logits: Float32Array;
+        let id: number;
         try {
           const f = await this.forward(step, next, 1, next.length, false, cache);
-          logits = await this.gpu.readF32(f.logits, V);
+          // The token is chosen on the GPU (seeded Philox uniform number out.length): 4 bytes back.
+          const chosen = await step.alloc('activations', 4, 'token');
+          sampleTokenGpu(this.gpu, f.logits, V, chosen, { ...o, index: out.length });
+          id = new Uint32Array(await this.gpu.read(chosen, 4))[0];
         } finally {
           steps.end(step);
         }
-        const id = sampleToken(logits, o, uniformRef(o.seed, out.length));
         out.push(id);
         if (o.onToken?.(id) === false || this.spec.eosTokenIds.includes(id)) break;
         next = [id];
