@@ -10,6 +10,8 @@ import { attentionForward } from '../kernels/attention.ts';
 import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { gatherQuantRows, qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
+import { gemv, GEMV_MAX_ROWS } from '../kernels/gemv.ts';
+import { qgemv } from '../kernels/qmatmul.ts';
 import { sampleTokenGpu } from '../kernels/sample.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import type { Checkpoint } from '../io/model-files.ts';
@@ -80,10 +82,13 @@ export interface LinearAdapter {
   backward(ctx: PassContext, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, N: number, grads: Grads): Promise<void>;
 }
 
-/** y = x·Wᵀ (+ b) (+ the adapter's term).  x: (N, in), y: (N, out) */
+/** y = x·Wᵀ (+ b) (+ the adapter's term).  x: (N, in), y: (N, out). Up to GEMV_MAX_ROWS rows
+ *  (a generated token, a short prompt) take the GEMV kernels, which read each weight once. */
 export async function linearForward(ctx: PassContext, x: GpuBuf, l: Linear, y: GpuBuf, N: number): Promise<void> {
   const g = ctx.gpu;
-  if (l.w.kind === 'quant') qmatmulForward(g, x, l.w.q, y, N);
+  const few = N <= GEMV_MAX_ROWS;
+  if (l.w.kind === 'quant') (few ? qgemv : qmatmulForward)(g, x, l.w.q, y, N);
+  else if (few) gemv(g, x, l.w.buf, y, { layout: l.w.layout === 'out-in' ? 'NT' : 'NN', M: N, N: l.out, K: l.in });
   else if (l.w.layout === 'out-in') matmul(g, x, l.w.buf, y, { layout: 'NT', M: N, N: l.out, K: l.in });
   else matmul(g, x, l.w.buf, y, { layout: 'NN', M: N, N: l.out, K: l.in });
   if (l.b) biasAdd(g, l.b, y, N, l.out);
