@@ -6,7 +6,7 @@
 import { MemoryPlan, type Arena, type GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { biasAdd, fill } from '../kernels/elementwise.ts';
-import { attentionForward } from '../kernels/attention.ts';
+import { attentionDecode, attentionDecodeScratchFloats, attentionForward, decodeApplies } from '../kernels/attention.ts';
 import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { gatherQuantRows, qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
@@ -45,6 +45,8 @@ export interface KvCache {
   v: GpuBuf[];
   pos: number;
   capacity: number;
+  /** Flash-decoding scratch (attentionDecodeScratchFloats), when the head dim allows it. */
+  part?: GpuBuf;
 }
 
 /**
@@ -376,6 +378,7 @@ export abstract class DecoderLM<F extends ForwardResult> {
         cache.k.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.k.${l}`));
         cache.v.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.v.${l}`));
       }
+      if (D % 4 === 0) cache.part = await session.alloc('activations', attentionDecodeScratchFloats(this.spec.heads, D) * 4, 'kv.split');
       const out: number[] = [];
       let next: readonly number[] = prompt;
       while (out.length < o.maxNewTokens && cache.pos + next.length <= capacity) {
@@ -428,7 +431,10 @@ export abstract class DecoderLM<F extends ForwardResult> {
     const row = Hkv * D * 4;
     g.copy(k, cache.k[li], T * row, 0, cache.pos * row);
     g.copy(v, cache.v[li], T * row, 0, cache.pos * row);
-    attentionForward(g, q, cache.k[li], cache.v[li], o, lse, { B, T, Tk: cache.pos + T, Hq, Hkv, D });
+    const s = { B, T, Tk: cache.pos + T, Hq, Hkv, D };
+    // A token (or a short prompt) over the cache: flash-decoding, split across the keys.
+    if (cache.part && decodeApplies(s)) attentionDecode(g, q, cache.k[li], cache.v[li], o, lse, cache.part, s);
+    else attentionForward(g, q, cache.k[li], cache.v[li], o, lse, s);
   }
 
   /** logits = h·headᵀ for every row, or only the last row when generating (which also
