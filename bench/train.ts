@@ -19,7 +19,7 @@ console.log(table(rows.map((r) => ({
   config: r.label, 'B×T': `${r.B}×${r.T}`, 'ms/step': r.msPerStep, 'tok/s': r.tokensPerSec, GFLOPS: r.gflops, 'roofline': r.rooflineFraction,
   dispatches: r.dispatches, submits: r.submits, 'buffers created': r.bufferCreations, 'awaited scopes': r.awaitedErrorScopes, readbacks: r.readbacks,
 }))));
-const peers = has('no-peers') ? [] : await runTfjsPeer(rows, gpu);
+const peers = has('no-peers') ? [] : await runTfjsPeer(rows, gpu, host);
 for (const p of peers) console.log(`peer ${p.peer}: ${p.summary}`);
 gpu.destroy();
 console.log(`\nwrote ${writeResult('train.json', { adapter: gpu.adapterKey, date: new Date().toISOString(), copy, matmul: [...roof.values()], train: rows, peers })}`);
