@@ -232,6 +232,10 @@ const api: EngineApi = {
     return runs.estimate(req);
   },
 
+  async fitRun(req) {
+    return runs.fitToBase(req);
+  },
+
   async startRun(req) {
     return runs.start(req);
   },
@@ -252,8 +256,8 @@ const api: EngineApi = {
     return runs.exportRun(id, format);
   },
 
-  async restoreRun(id, req, baseName, files, exportFormats) {
-    runs.restore(id, req, baseName, files, exportFormats);
+  async restoreRun(id, req, baseName, files, exportFormats, basePrecision) {
+    runs.restore(id, req, baseName, files, exportFormats, basePrecision);
   },
 };
 

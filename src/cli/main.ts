@@ -228,7 +228,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     process.stderr.write(`${err.name}: ${err.message}\n`);
-    if (err instanceof UsageError) process.stderr.write(USAGE);
+    if (err instanceof UsageError && err.showUsage) process.stderr.write(USAGE);
     // Bad flags or options (the method and trainer schemas' ConfigError) are usage errors too.
     process.exit(err instanceof UsageError || err instanceof ConfigError ? 2 : 1);
   },

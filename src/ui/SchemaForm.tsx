@@ -1,4 +1,4 @@
-// A form generated from a config schema (src/engine/methods/schema.ts): a labelled input
+// A form generated from a config schema (src/engine/config/schema.ts): a labelled input
 // per field with its help text as the description, ranges on the inputs and checked with
 // the engine's parser (the message shows under the field), enum selects, list text inputs,
 // checkboxes, and a log-scale slider beside fields marked `log` (learning rates, ε).

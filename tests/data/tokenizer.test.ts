@@ -38,6 +38,6 @@ describe('tokenizer (byte-fallback BPE)', () => {
 
   it('names the file when it is not a tokenizer', () => {
     expect(() => TextTokenizer.load('{"version": "1.0"}', '{}', [], 'my-model/')).toThrow(/my-model\/tokenizer\.json has no "model" object/);
-    expect(() => TextTokenizer.load('nope', '{}', [], 'm/')).toThrow(/m\/tokenizer\.json is not JSON/);
+    expect(() => TextTokenizer.load('nope', '{}', [], 'm/')).toThrow(/m\/tokenizer\.json is not valid JSON/);
   });
 });

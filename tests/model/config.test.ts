@@ -37,6 +37,6 @@ describe('model config', () => {
       .toThrow(/"num_key_value_heads" should be a divisor of num_attention_heads \(8\), found 3/);
     expect(() => parseModelConfig({ architectures: ['MistralForCausalLM'], hidden_size: 64, intermediate_size: 1, num_hidden_layers: 1, num_attention_heads: 8, vocab_size: 10, max_position_embeddings: 8192, sliding_window: 4096 }))
       .toThrow(/without a sliding window/);
-    expect(() => parseModelConfig('{oops', 'x/config.json')).toThrow(/x\/config\.json: not a JSON object/);
+    expect(() => parseModelConfig('{oops', 'x/config.json')).toThrow(/x\/config\.json is not valid JSON/);
   });
 });

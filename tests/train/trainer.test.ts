@@ -174,4 +174,56 @@ describe('trainer', () => {
     state.dispose();
     model.dispose();
   });
+  it('an eval pauses and stops between its batches; paused time is not wall time; evals report their time', async () => {
+    const gpu = await testGpu();
+    const { spec, files } = tinyModel(LLAMA, 5);
+    const model = await LlamaModel.load(gpu, files);
+    const m = getMethod('lora');
+    const trainer = trainerConfig({ steps: 6, lr: 1e-2, evalEvery: 1, evalBatches: 3 });
+    const state = await m.attach(model, parseConfig(m.schema, {}), { seed: 1, trainer, shape: { B: 2, T: 6, precision: 'f32' } });
+    const control = new RunControl();
+    const seen: string[] = [];
+    // Watch the held-out forwards (the real model.loss runs): pause in the first eval's first
+    // batch, stop in the second eval's first batch.
+    const realLoss = model.loss.bind(model);
+    let evalBatchesRun = 0;
+    let inEval = false;
+    let afterStop = 0;
+    const PAUSE_MS = 400;
+    model.loss = async (...a: Parameters<typeof model.loss>) => {
+      if (inEval) {
+        evalBatchesRun++;
+        if (control.stopped) afterStop++;
+        if (evalBatchesRun === 1) {
+          control.pause();
+          setTimeout(() => control.resume(), PAUSE_MS);
+        }
+        if (evalBatchesRun === 4) control.stop();
+      }
+      return realLoss(...a);
+    };
+    const t0 = performance.now();
+    const summary = await train({
+      model, state, trainer, train: data(spec.vocab, 3), eval: data(spec.vocab, 3, 2, 6, 9), control,
+      onEvent: (e) => {
+        seen.push(`${e.type}:${e.step}`);
+        if (e.type === 'step') inEval = true;
+        if (e.type === 'eval') {
+          inEval = false;
+          expect(e.ms).toBeGreaterThan(0);
+          expect(e.wallMs).toBeGreaterThan(0);
+        }
+      },
+    });
+    const elapsed = performance.now() - t0;
+    // The pause came after the first eval batch, before the second; the stop one batch into
+    // the second eval ended the run there, with no eval of step 2 and none at the end.
+    expect(seen).toEqual(['step:1', 'paused:1', 'resumed:1', 'eval:1', 'step:2']);
+    expect(evalBatchesRun).toBe(4);
+    expect(afterStop).toBe(0);
+    expect(summary).toMatchObject({ stopped: true, steps: 2 });
+    expect(elapsed - summary.wallMs).toBeGreaterThan(PAUSE_MS * 0.9);
+    state.dispose();
+    model.dispose();
+  });
 });

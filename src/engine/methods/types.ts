@@ -147,6 +147,11 @@ export interface MethodDef<S extends Schema = Schema> {
   /** Throws a ConfigError naming the flag when the config cannot work on this model/shape
    *  (a rank larger than the layer, a target the architecture lacks); no GPU work. */
   check(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): void;
+  /** The nearest settings of this method that run on this base when `cfg` cannot (MeZO on a
+   *  quantized base perturbs LoRA adapters: ZO-LoRA), with a one-line note saying what
+   *  changed; undefined when `cfg` fits as it is or nothing close does. A comparison queues
+   *  each method with what this gives; no GPU work. */
+  fitToBase?(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): { config: ConfigOf<S>; note: string } | undefined;
   /** Bytes per ledger category at the run's peak, before anything is allocated. */
   estimateMemory(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape, trainer: TrainerConfig): ByCategory;
   attach(model: CausalLM, cfg: ConfigOf<S>, opts: AttachOptions): Promise<Trainable>;
