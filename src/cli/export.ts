@@ -1,6 +1,7 @@
 // `export`: a finished run's folder (what `train --out DIR` wrote) in the formats the
 // ecosystem loads, and `--adapter DIR` for eval / generate.
-//   npm run cli -- export --run DIR --format peft|gguf|merged|report --out OUTDIR [--model M] [--gguf-type f32|f16] [--json]
+//   npm run cli -- export --run DIR --format peft|gguf|merged|gguf-merged|report --out OUTDIR [--model M] [--gguf-type f32|f16|q8_0|q4_0] [--json]
+//     gguf-merged  the merged model as one GGUF (llama.cpp, Ollama) + Modelfile (src/cli/export-gguf.ts)
 //     peft    adapter_config.json + adapter_model.safetensors (Hugging Face PEFT; LoRA, DoRA, SHiRA runs)
 //     gguf    adapter.gguf, a llama.cpp LoRA adapter (llama-cli -m base.gguf --lora adapter.gguf)
 //     merged  the base with the run folded in, a Hugging Face model folder in the base's names and dtypes
@@ -20,6 +21,7 @@ import { fullToLora, shiraToLora } from '../engine/export/to-lora.ts';
 import { Checkpoint, readText } from '../engine/io/model-files.ts';
 import { readDataFile } from './train.ts';
 import { peftLoraToGguf } from '../engine/export/lora-gguf.ts';
+import { exportMergedGguf, ggufModelfile, type MergedGgufType } from './export-gguf.ts';
 import { writeMergedModel, type OutFolder } from '../engine/export/merged.ts';
 import { buildReport } from '../engine/export/report.ts';
 import { Gpu } from '../engine/gpu/gpu.ts';
@@ -36,7 +38,7 @@ import { progressPrinter } from './common.ts';
 import { loadMethods } from './methods.ts';
 import { resolveModel } from './sources.ts';
 
-export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'report', 'squeeze', 'lora', 'recipe'] as const;
+export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'gguf-merged', 'report', 'squeeze', 'lora', 'recipe'] as const;
 
 /** Files a run folder may hold as its method's export (train writes the default format). */
 const EXPORT_FILE_NAMES = ['adapter_config.json', 'adapter_model.safetensors', 'model.safetensors', 'qzo_scales.safetensors', 'qzo_config.json'];
@@ -117,7 +119,8 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const alphaFlag = f.optional('alpha');
   f.finish();
   if (!EXPORT_FORMATS.includes(format as (typeof EXPORT_FORMATS)[number])) throw new UsageError(`--format should be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
-  if (ggufType !== 'f32' && ggufType !== 'f16') throw new UsageError(`--gguf-type should be f32 or f16, got "${ggufType}"`);
+  const ggufTypes = format === 'gguf-merged' ? ['f16', 'q8_0', 'q4_0', 'f32'] : ['f32', 'f16'];
+  if (!ggufTypes.includes(ggufType)) throw new UsageError(`--gguf-type should be ${ggufTypes.join(', ')} for --format ${format}, got "${ggufType}"`);
   const run = readRunJson(runDir);
   const method = typeof run.method === 'string' ? run.method : 'unknown';
   const modelSpec = modelFlag ?? (typeof run.model === 'string' ? run.model : undefined);
@@ -193,7 +196,13 @@ export async function exportCommand(argv: string[]): Promise<void> {
     mkdirSync(outDir, { recursive: true });
     const out = join(outDir, 'adapter.gguf');
     writeFileSync(out, res.bytes);
-    say({ out, arch: res.arch, alpha: res.alpha, tensors: 2 * res.weights.length, bytes: res.bytes.length }, `llama.cpp LoRA adapter (${res.arch}, alpha ${res.alpha}, ${res.weights.length} weights) written to ${out}`);
+    writeFileSync(join(outDir, 'Modelfile'), await ggufModelfile(base, modelSpec));
+    say({ out, arch: res.arch, alpha: res.alpha, tensors: 2 * res.weights.length, bytes: res.bytes.length }, `llama.cpp LoRA adapter (${res.arch}, alpha ${res.alpha}, ${res.weights.length} weights) written to ${out}, with an Ollama Modelfile`);
+    return;
+  }
+  if (format === 'gguf-merged') {
+    const r = await exportMergedGguf(base, files, outDir, ggufType.toUpperCase() as MergedGgufType, (typeof run.precision === 'string' ? run.precision : 'f32') as BasePrecision, json);
+    say({ out: r.out, arch: r.arch, ggufType, bytes: r.bytes, merged: r.merged, fellBack: r.fellBack }, `merged model GGUF (${r.arch}, ${ggufType}, ${r.merged} tensors changed) written to ${r.out}, with an Ollama Modelfile`);
     return;
   }
   // merged
