@@ -2,7 +2,7 @@
 // Modelfile, and the Modelfile of an adapter-only GGUF export (FROM the base GGUF).
 
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { writeMergedGguf, type MergedGgufType } from '../engine/export/merged-gguf.ts';
 import { ggufVocab, ggufVocabOf } from '../engine/export/gguf-vocab.ts';
@@ -24,13 +24,12 @@ function fileOut(path: string): OutFile {
   };
 }
 
-/** model.gguf + Modelfile in `outDir`. */
-export async function exportMergedGguf(base: ModelFiles, files: readonly ExportFile[], outDir: string, type: MergedGgufType, precision: BasePrecision, json: boolean) {
-  await mkdir(outDir, { recursive: true });
-  const out = join(outDir, 'model.gguf');
+/** model.gguf written into `dir` (streamed, one tensor at a time), and its Modelfile's text. */
+export async function exportMergedGguf(base: ModelFiles, files: readonly ExportFile[], dir: string, type: MergedGgufType, precision: BasePrecision, json: boolean) {
+  await mkdir(dir, { recursive: true });
+  const out = join(dir, 'model.gguf');
   const s = await writeMergedGguf(base, files, fileOut(out), { type, precision, onProgress: json ? (p) => console.log(JSON.stringify({ type: 'progress', ...p })) : undefined });
-  await writeFile(join(outDir, 'Modelfile'), ollamaModelfile({ from: './model.gguf', stops: s.vocab.stops }));
-  return { out, arch: s.arch, bytes: s.bytes, merged: s.merged.length, fellBack: s.fellBack };
+  return { out, arch: s.arch, bytes: s.bytes, merged: s.merged.length, fellBack: s.fellBack, modelfile: ollamaModelfile({ from: './model.gguf', stops: s.vocab.stops }) };
 }
 
 /** The Modelfile of an adapter-only export: FROM the base GGUF (the user's own file when the

@@ -12,7 +12,7 @@ import { nodeFileSource } from '../engine/io/node-file.ts';
 import { lazyGgufModelFiles } from '../engine/io/gguf-model.ts';
 import { UsageError } from './args.ts';
 
-const BUILTIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/models');
+export const BUILTIN_MODELS = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/models');
 
 export function resolveModel(spec: string, progress?: (p: HubProgress) => void): ModelFiles {
   if (spec.startsWith('hf:')) {
@@ -21,11 +21,11 @@ export function resolveModel(spec: string, progress?: (p: HubProgress) => void):
   }
   if (spec.startsWith('builtin:')) {
     const name = spec.slice(8);
-    const have = existsSync(BUILTIN) ? readdirSync(BUILTIN).filter((d) => statSync(join(BUILTIN, d)).isDirectory()) : [];
+    const have = existsSync(BUILTIN_MODELS) ? readdirSync(BUILTIN_MODELS).filter((d) => statSync(join(BUILTIN_MODELS, d)).isDirectory()) : [];
     if (!have.includes(name)) {
       throw new UsageError(`no built-in model "${name}" (built-in: ${have.length ? have.join(', ') : 'none yet'}); give a folder or hf:<owner>/<name>`);
     }
-    return nodeModelDir(join(BUILTIN, name));
+    return nodeModelDir(join(BUILTIN_MODELS, name));
   }
   if (existsSync(spec) && statSync(spec).isFile() && /\.gguf$/i.test(spec)) return lazyGgufModelFiles(spec, async () => nodeFileSource(spec));
   if (!existsSync(spec) || !statSync(spec).isDirectory()) {

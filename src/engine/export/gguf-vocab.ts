@@ -25,7 +25,7 @@ import { LLAMA3_SPLIT_RE, QWEN2_SPLIT_RE, type GgufModelFiles } from '../io/gguf
 import type { GgufMetaValue } from '../io/gguf-read.ts';
 import { readText, type ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from '../model/config.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { GgufValue } from './gguf.ts';
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;

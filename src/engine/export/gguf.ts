@@ -33,6 +33,8 @@ export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 /** GGML_MAX_NAME: tensor names are at most 63 bytes. */
 export const GGUF_MAX_NAME = 63;
+/** The largest general.alignment written (llama.cpp files use 32). */
+export const GGUF_MAX_ALIGNMENT = 1 << 16;
 /** GGML_MAX_DIMS. */
 export const GGUF_MAX_DIMS = 4;
 
@@ -83,17 +85,43 @@ class Out {
   result(): Uint8Array { return this.buf.slice(0, this.length); }
 }
 
+const INT_RANGES: Partial<Record<GgufScalarType, [bigint, bigint]>> = {
+  u8: [0n, 255n], i8: [-128n, 127n], u16: [0n, 65535n], i16: [-32768n, 32767n], u32: [0n, 4294967295n], i32: [-2147483648n, 2147483647n],
+  u64: [0n, 2n ** 64n - 1n], i64: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+/** The largest finite f32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/** Refuses a value its GGUF type cannot hold exactly as given (never wraps or rounds to infinity silently). */
 function checkNumber(key: string, type: GgufScalarType, v: unknown): void {
-  const ranges: Partial<Record<GgufScalarType, [number, number]>> = {
-    u8: [0, 255], i8: [-128, 127], u16: [0, 65535], i16: [-32768, 32767], u32: [0, 4294967295], i32: [-2147483648, 2147483647],
-  };
-  const r = ranges[type];
-  if (r && !(typeof v === 'number' && Number.isInteger(v) && v >= r[0] && v <= r[1])) throw new GgufError(`metadata "${key}": ${String(v)} is not a ${type}`);
-  if ((type === 'f32' || type === 'f64') && typeof v !== 'number') throw new GgufError(`metadata "${key}": ${String(v)} is not a number`);
-  if ((type === 'u64' || type === 'i64') && !(typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v)))) throw new GgufError(`metadata "${key}": ${String(v)} is not an integer`);
-  if (type === 'u64' && BigInt(v as number) < 0n) throw new GgufError(`metadata "${key}": ${String(v)} is negative`);
-  if (type === 'bool' && typeof v !== 'boolean') throw new GgufError(`metadata "${key}": ${String(v)} is not a boolean`);
-  if (type === 'string' && typeof v !== 'string') throw new GgufError(`metadata "${key}": ${String(v)} is not a string`);
+  const range = INT_RANGES[type];
+  const show = typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : String(v);
+  if (range) {
+    const whole = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v));
+    if (!whole) throw new GgufError(`metadata "${key}": ${show} is not a ${type} (${type === 'u64' || type === 'i64' ? 'a bigint or a safe integer' : 'an integer'})`);
+    const b = BigInt(v as number | bigint);
+    if (b < range[0] || b > range[1]) throw new GgufError(`metadata "${key}": ${show} is not a ${type}: outside [${range[0]}, ${range[1]}]`);
+  }
+  if (type === 'f32' || type === 'f64') {
+    if (typeof v !== 'number') throw new GgufError(`metadata "${key}": ${show} is not a number`);
+    if (type === 'f32' && Number.isFinite(v) && Math.abs(v) > F32_MAX) throw new GgufError(`metadata "${key}": ${show} is too large for an f32 (it would become infinity)`);
+  }
+  if (type === 'bool' && typeof v !== 'boolean') throw new GgufError(`metadata "${key}": ${show} is not a boolean`);
+  if (type === 'string' && typeof v !== 'string') throw new GgufError(`metadata "${key}": ${show} is not a string`);
+  if (type === 'string' && !isWellFormed(v as string)) throw new GgufError(`metadata "${key}": the string holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+}
+
+/** Whether a string is valid Unicode (no lone surrogates), so it round-trips through UTF-8. */
+function isWellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
 }
 
 function scalar(o: Out, type: GgufScalarType, v: number | bigint | boolean | string): void {
@@ -123,23 +151,28 @@ export function writeGguf(kv: readonly (readonly [string, GgufValue])[], tensors
   let alignment = GGUF_DEFAULT_ALIGNMENT;
   for (const [key, v] of kv) {
     if (!key || keys.has(key)) throw new GgufError(`metadata key "${key}" is empty or repeated`);
+    if (!isWellFormed(key)) throw new GgufError(`metadata key "${key}" holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+    if (!Object.hasOwn(GGUF_VALUE_TYPE, v.type) || (v.type === 'array' && (!Object.hasOwn(GGUF_VALUE_TYPE, v.of) || (v.of as string) === 'array'))) {
+      throw new GgufError(`metadata "${key}": unknown value type ${String(v.type === 'array' ? v.of : v.type)}`);
+    }
     keys.add(key);
     if (v.type === 'array') {
       if (v.of === 'bool' || v.of === 'string') for (const x of v.value) checkNumber(key, v.of, x);
       else for (const x of v.value) checkNumber(key, v.of, x);
     } else checkNumber(key, v.type, v.value);
     if (key === 'general.alignment') {
-      if (v.type !== 'u32' || v.value <= 0 || (v.value & (v.value - 1)) !== 0) throw new GgufError('general.alignment must be a u32 power of two');
+      if (v.type !== 'u32' || v.value <= 0 || v.value > GGUF_MAX_ALIGNMENT || (v.value & (v.value - 1)) !== 0) throw new GgufError(`general.alignment must be a u32 power of two up to ${GGUF_MAX_ALIGNMENT} (GGUF_MAX_ALIGNMENT)`);
       alignment = v.value;
     }
   }
   const names = new Set<string>();
   for (const t of tensors) {
     const bytes = new TextEncoder().encode(t.name).length;
-    if (!t.name || bytes > GGUF_MAX_NAME) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes`);
+    if (!t.name || bytes > GGUF_MAX_NAME || !isWellFormed(t.name)) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes of valid text`);
+    if (!Object.hasOwn(GGML_TYPE, t.type)) throw new GgufError(`tensor "${t.name}": type ${String(t.type)} is not one of ${Object.keys(GGML_TYPE).join(', ')}`);
     if (names.has(t.name)) throw new GgufError(`tensor "${t.name}" is given twice`);
     names.add(t.name);
-    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
+    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
     const n = t.shape.reduce((a, d) => a * d, 1);
     const okArray = t.type === 'F32' ? t.data instanceof Float32Array : t.data instanceof Uint16Array;
     if (!okArray || t.data.length !== n) throw new GgufError(`tensor "${t.name}": ${t.type}[${t.shape}] needs ${n} values in a ${t.type === 'F32' ? 'Float32Array' : 'Uint16Array'}, got ${t.data.length} in a ${t.data.constructor.name}`);

@@ -28,7 +28,7 @@
 import { ropeInvFreq } from '../kernels/rope.ts';
 import { type ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from '../model/config.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { GGML, ggmlBytes, quantizeQ4_0, quantizeQ8_0 } from '../quant/ggml.ts';
 import { f64ToF16Bits } from './dtype.ts';

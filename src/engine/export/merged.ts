@@ -29,7 +29,7 @@ import type { BasePrecision } from '../model/decoder.ts';
 import { linearShapes, type LinearShape } from '../model/memory.ts';
 import { loraDelta } from '../methods/lora/adapter.ts';
 import { doraMergedWeight } from '../methods/lora/dora.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { dequantize, quantize } from '../quant/block.ts';
 import { encodeFloats } from './dtype.ts';
