@@ -17,6 +17,7 @@ import type { ExportFile, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
+import { ggufAdapterModelfile, mergedGgufFiles } from './export/gguf-files.ts';
 import { TRAINER_SCHEMA } from './config/trainer.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
 import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
@@ -137,8 +138,9 @@ export interface LoadedBase {
   source?: ModelFiles;
 }
 
-/** Formats every run offers beside its method's own: the merged model, and a llama.cpp
- *  GGUF adapter for plain LoRA runs (DoRA and SHiRA have no GGUF form). */
+/** Formats every run offers beside its method's own: the merged model (a Hugging Face folder,
+ *  and one GGUF file for llama.cpp / Ollama), and a llama.cpp GGUF adapter for plain LoRA
+ *  runs (DoRA and SHiRA have no GGUF form). */
 export function extraExportFormats(files: readonly ExportFile[]): string[] {
   const cfg = files.find((f) => f.name === 'adapter_config.json');
   let plainLora = false;
@@ -151,7 +153,7 @@ export function extraExportFormats(files: readonly ExportFile[]): string[] {
     }
   }
   const isQzo = files.some((f) => f.name === 'qzo_config.json');
-  return [...(plainLora ? ['gguf'] : []), ...(isQzo ? [] : ['merged'])];
+  return [...(plainLora ? ['gguf'] : []), ...(isQzo ? [] : ['merged', 'gguf-merged'])];
 }
 
 export interface RunHost {
@@ -384,13 +386,17 @@ export class RunManager {
     const files = r.files;
     if (!files) throw new Error(`run ${id} has nothing to export yet (${r.phase})`);
     if (format === undefined || format === r.exportFormats?.[0]) return files;
-    if (format === 'gguf' || format === 'merged') {
+    if (format === 'gguf' || format === 'merged' || format === 'gguf-merged') {
       return this.host.exclusive(async () => {
         const base = this.requireBase();
         const why = baseMismatch(r, base, `export it as ${format}`);
         if (why) throw new Error(why);
-        if (format === 'gguf') return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }];
+        if (format === 'gguf') {
+          const modelfile = base.source ? await ggufAdapterModelfile(base.source, base.name) : undefined;
+          return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }, ...(modelfile ? [{ name: 'Modelfile', bytes: new TextEncoder().encode(modelfile) }] : [])];
+        }
         if (!base.source) throw new Error('the loaded model\'s files are not at hand to merge into');
+        if (format === 'gguf-merged') return mergedGgufFiles(base.source, files, base.precision);
         const out = memoryFolder();
         await writeMergedModel(base.source, files, out, { precision: base.precision });
         return [...out.files].map(([name, bytes]) => ({ name, bytes }));
