@@ -20,6 +20,7 @@ test('a picked .gguf file is the model: it loads and generates its reference sto
   await page.getByTestId('model-files').setInputFiles([file]);
   await expect(page.getByTestId('model-arch')).toHaveText('LlamaForCausalLM');
   await expect(page.getByTestId('model-summary')).toContainText('260,032');
+  await expect(page.getByTestId('gguf-note')).toContainText('31 Q8_0');
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByTestId('gen-stats')).toContainText('tokens');
   // Q8_0 weights (ffn_down stays F16: 172-wide rows) keep the reference's greedy start.

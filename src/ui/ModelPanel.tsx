@@ -129,6 +129,12 @@ export function ModelPanel() {
           <dd>
             {fmtBytes(model.weightBytes)} ({model.precision})
           </dd>
+          {model.ggufNote && (
+            <>
+              <dt>GGUF</dt>
+              <dd data-testid="gguf-note">{model.ggufNote}</dd>
+            </>
+          )}
         </dl>
       )}
       {error && <p className="problem" role="alert">{`${error.name}: ${error.message}`}</p>}
