@@ -7,6 +7,7 @@ import {
 } from '../src/engine/api.ts';
 import { loadTokenizer, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { pickedFiles } from '../src/engine/io/browser-files.ts';
+import { asGguf } from '../src/engine/io/gguf-model.ts';
 import { hubModelFiles } from '../src/engine/io/hub.ts';
 import { loadHubParquet } from '../src/engine/data/hub-dataset.ts';
 import { parseParquet } from '../src/engine/data/parquet.ts';
@@ -91,7 +92,9 @@ async function loadNow(src: ModelFiles, precision: BasePrecision): Promise<Model
     throw e;
   }
   const s = model.spec;
+  const gguf = await asGguf(src);
   return {
+    ...(gguf ? { ggufNote: gguf.conversion.note(precision) } : {}),
     name: src.name, architecture: s.architecture, parameters: parameterCount(s), layers: s.layers, hidden: s.hidden, vocab: s.vocab,
     precision, weightBytes: g.ledger.snapshot().live.weights - before,
     bytesByPrecision: { f32: weightBytes(s, 'f32'), q8: weightBytes(s, 'q8'), q4: weightBytes(s, 'q4'), nf4: weightBytes(s, 'nf4') },

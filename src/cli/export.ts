@@ -1,6 +1,7 @@
 // `export`: a finished run's folder (what `train --out DIR` wrote) in the formats the
 // ecosystem loads, and `--adapter DIR` for eval / generate.
-//   npm run cli -- export --run DIR --format peft|gguf|merged|report --out OUTDIR [--model M] [--gguf-type f32|f16] [--json]
+//   npm run cli -- export --run DIR --format peft|gguf|merged|gguf-merged|report --out OUTDIR [--model M] [--gguf-type f32|f16|q8_0|q4_0] [--json]
+//     gguf-merged  the merged model as one GGUF (llama.cpp, Ollama) + Modelfile (src/cli/export-gguf.ts)
 //     peft    adapter_config.json + adapter_model.safetensors (Hugging Face PEFT; LoRA, DoRA, SHiRA runs)
 //     gguf    adapter.gguf, a llama.cpp LoRA adapter (llama-cli -m base.gguf --lora adapter.gguf)
 //     merged  the base with the run folded in, a Hugging Face model folder in the base's names and dtypes
@@ -25,6 +26,7 @@ import { GGUF_MAGIC, GGUF_VERSION } from '../engine/export/gguf.ts';
 import { folderEntries, OutputRefused, refuseOverlap, StagedFolder, writeFileAtomic } from './files.ts';
 import { readDataFile } from './train.ts';
 import { peftLoraToGguf } from '../engine/export/lora-gguf.ts';
+import { exportMergedGguf, ggufModelfile, type MergedGgufType } from './export-gguf.ts';
 import { writeMergedModel, type OutFolder } from '../engine/export/merged.ts';
 import { buildReport } from '../engine/export/report.ts';
 import { Gpu } from '../engine/gpu/gpu.ts';
@@ -41,7 +43,7 @@ import { progressPrinter } from './common.ts';
 import { loadMethods } from './methods.ts';
 import { BUILTIN_MODELS, resolveModel } from './sources.ts';
 
-export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'report', 'squeeze', 'lora', 'recipe'] as const;
+export const EXPORT_FORMATS = ['peft', 'gguf', 'merged', 'gguf-merged', 'report', 'squeeze', 'lora', 'recipe'] as const;
 
 /** Files a run folder may hold as its method's export (train writes the default format). */
 const EXPORT_FILE_NAMES = ['adapter_config.json', 'adapter_model.safetensors', 'model.safetensors', 'qzo_scales.safetensors', 'qzo_config.json'];
@@ -178,7 +180,8 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const overwrite = f.bool('overwrite');
   f.finish();
   if (!EXPORT_FORMATS.includes(format as (typeof EXPORT_FORMATS)[number])) throw new UsageError(`--format should be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
-  if (ggufType !== 'f32' && ggufType !== 'f16') throw new UsageError(`--gguf-type should be f32 or f16, got "${ggufType}"`);
+  const ggufTypes = format === 'gguf-merged' ? ['f16', 'q8_0', 'q4_0', 'f32'] : ['f32', 'f16'];
+  if (!ggufTypes.includes(ggufType)) throw new UsageError(`--gguf-type should be ${ggufTypes.join(', ')} for --format ${format}, got "${ggufType}"`);
   const run = readRunJson(runDir);
   const method = typeof run.method === 'string' ? run.method : 'unknown';
   const modelSpec = modelFlag ?? (typeof run.model === 'string' ? run.model : undefined);
@@ -296,7 +299,16 @@ async function writeExport(c: ExportContext, say: (o: Record<string, unknown>, t
     const res = await peftLoraToGguf(peftFiles(files, method), spec, { type: ggufType === 'f16' ? 'F16' : 'F32' });
     put('adapter.gguf', res.bytes);
     const out = join(outDir, 'adapter.gguf');
-    say({ out, arch: res.arch, alpha: res.alpha, tensors: 2 * res.weights.length, bytes: res.bytes.length }, `llama.cpp LoRA adapter (${res.arch}, alpha ${res.alpha}, ${res.weights.length} weights) written to ${out}`);
+    put('Modelfile', new TextEncoder().encode(await ggufModelfile(base, modelSpec)));
+    say({ out, arch: res.arch, alpha: res.alpha, tensors: 2 * res.weights.length, bytes: res.bytes.length }, `llama.cpp LoRA adapter (${res.arch}, alpha ${res.alpha}, ${res.weights.length} weights) written to ${out}, with an Ollama Modelfile`);
+    return;
+  }
+  if (format === 'gguf-merged') {
+    const r = await exportMergedGguf(base, files, c.dir, ggufType.toUpperCase() as MergedGgufType, (typeof run.precision === 'string' ? run.precision : 'f32') as BasePrecision, json);
+    c.written.set('model.gguf', r.bytes);
+    put('Modelfile', new TextEncoder().encode(r.modelfile));
+    const out = join(outDir, 'model.gguf');
+    say({ out, arch: r.arch, ggufType, bytes: r.bytes, merged: r.merged, fellBack: r.fellBack }, `merged model GGUF (${r.arch}, ${ggufType}, ${r.merged} tensors changed) written to ${out}, with an Ollama Modelfile`);
     return;
   }
   // merged

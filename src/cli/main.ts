@@ -12,6 +12,7 @@ import { windows } from '../engine/data/corpus.ts';
 import { batches as makeBatches, encodeRows, parseDataset } from '../engine/data/dataset.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import { loadModel } from '../engine/model/load.ts';
+import { asGguf } from '../engine/io/gguf-model.ts';
 import { ConfigError } from '../engine/config/schema.ts';
 import { TextStream } from '../engine/data/text-stream.ts';
 import { Flags, UsageError } from './args.ts';
@@ -39,14 +40,14 @@ commands:
                      mezo: --eps 1e-3 --samples 1 --trainable all|lora (npm run cli -- methods lists all)
   estimate           the train flags: GPU bytes per ledger category the run will need, before any GPU work
   methods [--json]   every method with its flags, defaults and help
-  export             --run DIR --format peft|gguf|merged|report|squeeze|lora|recipe --out OUTDIR [--model M]
-                     [--gguf-type f32|f16] [--rank R] [--alpha A] [--json]
+  export             --run DIR --format peft|gguf|merged|gguf-merged|report|squeeze|lora|recipe --out OUTDIR [--model M]
+                     [--gguf-type f32|f16|q8_0|q4_0] [--rank R] [--alpha A] [--json]
                      a train --out folder as a PEFT adapter, a llama.cpp LoRA GGUF, the merged model
                      (Hugging Face folder, the base's dtypes), a report (config, environment, metrics CSV/JSON),
                      a LoRA squeezed to --rank R, a SHiRA / full run as a rank-R LoRA, or a recipe to continue
                      at scale (Axolotl YAML + TRL script + the dataset)
 
-M: a Hugging Face model folder, hf:<owner>/<name>[@revision] (HF_TOKEN for gated repos), or builtin:<name>
+M: a Hugging Face model folder, a GGUF model file (.gguf), hf:<owner>/<name>[@revision] (HF_TOKEN for gated repos), or builtin:<name>
 `;
 
 async function openModel(f: Flags, json: boolean) {
@@ -55,6 +56,8 @@ async function openModel(f: Flags, json: boolean) {
   const gpu = await Gpu.create(nodeHost());
   try {
     const model = await loadModel(gpu, files, { precision });
+    const gguf = await asGguf(files);
+    if (gguf && !json) console.error(`note: ${gguf.conversion.note(precision)}`); // what loading the GGUF did to its weights
     const adapter = f.optional('adapter');
     if (adapter) await applyAdapterDir(model, adapter, precision);
     const tokenizer = await loadTokenizer(files, model.spec.eosTokenIds);

@@ -8,6 +8,8 @@ import { hubModelFiles, type HubProgress } from '../engine/io/hub.ts';
 import type { ModelFiles } from '../engine/io/model-files.ts';
 import { nodeDirCache } from '../engine/io/node-cache.ts';
 import { nodeModelDir } from '../engine/io/node-dir.ts';
+import { nodeFileSource } from '../engine/io/node-file.ts';
+import { lazyGgufModelFiles } from '../engine/io/gguf-model.ts';
 import { UsageError } from './args.ts';
 
 export const BUILTIN_MODELS = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/models');
@@ -25,8 +27,9 @@ export function resolveModel(spec: string, progress?: (p: HubProgress) => void):
     }
     return nodeModelDir(join(BUILTIN_MODELS, name));
   }
+  if (existsSync(spec) && statSync(spec).isFile() && /\.gguf$/i.test(spec)) return lazyGgufModelFiles(spec, async () => nodeFileSource(spec));
   if (!existsSync(spec) || !statSync(spec).isDirectory()) {
-    throw new UsageError(`--model ${spec}: not a folder (expected a Hugging Face model folder, hf:<owner>/<name>[@revision] or builtin:<name>)`);
+    throw new UsageError(`--model ${spec}: not a folder or a .gguf file (expected a Hugging Face model folder, a GGUF model file, hf:<owner>/<name>[@revision] or builtin:<name>)`);
   }
   return nodeModelDir(spec);
 }

@@ -30,6 +30,7 @@ import { applyAdapterDir } from './export.ts';
 import { loadMethods } from './methods.ts';
 import { precisionFlag, progressPrinter } from './common.ts';
 import { BUILTIN_MODELS, resolveModel } from './sources.ts';
+import { asGguf } from '../engine/io/gguf-model.ts';
 import { folderEntries, OutputRefused, refuseOverlap, removeStaleTemporaries, StagedFolder, writeFileAtomic } from './files.ts';
 
 const DATASETS = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/datasets');
@@ -298,6 +299,8 @@ async function runTraining(s: RunSettings, o: { json: boolean; outDir?: string; 
     if (json) console.log(JSON.stringify({ type: 'autotune', ...chosen }));
     planRun(spec, request, { maxBufferSize: gpu.adapter.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.adapter.limits.maxStorageBufferBindingSize });
     const model = await loadModel(gpu, files, { precision: request.precision });
+    const gguf = await asGguf(files);
+    if (gguf && !json) console.log(`note: ${gguf.conversion.note(request.precision)}`);
     gpu.ledger.resetPeak();
     // --adapter DIR: continue training a PEFT adapter (its rank, alpha and targets come from it).
     const state = adapterDir

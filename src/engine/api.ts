@@ -50,6 +50,8 @@ export interface ModelSummary {
   weightBytes: number;
   /** Weight bytes the model would take at each base precision (from its config). */
   bytesByPrecision: Record<BasePrecision, number>;
+  /** A GGUF file's tensor types and what loading did to them (blocks kept, K-quants decoded). */
+  ggufNote?: string;
 }
 
 /** A model repo on the Hugging Face Hub (or a server in its URL layout). */

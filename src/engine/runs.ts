@@ -17,6 +17,7 @@ import type { ExportFile, ExtraExport, MethodDef, Trainable } from './methods/ty
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
+import { ggufAdapterModelfile, mergedGgufFiles } from './export/gguf-files.ts';
 import { TRAINER_SCHEMA } from './config/trainer.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
 import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
@@ -138,10 +139,11 @@ export interface LoadedBase {
 }
 
 /** Formats a run offers here beside its method's own, as its method says (methods/<m>/):
- *  the merged model and a llama.cpp GGUF adapter where the method offers them. */
+ *  a llama.cpp GGUF adapter, and the merged model (a Hugging Face folder, and one GGUF file
+ *  for llama.cpp / Ollama) where the method offers them. */
 export function extraExportFormats(method: MethodDef, config: RunPlan['config']): string[] {
   const offered: readonly ExtraExport[] = method.offers(config);
-  return (['gguf', 'merged'] as const).filter((f) => offered.includes(f));
+  return [...(offered.includes('gguf') ? ['gguf'] : []), ...(offered.includes('merged') ? ['merged', 'gguf-merged'] : [])];
 }
 
 export interface RunHost {
@@ -374,13 +376,17 @@ export class RunManager {
     const files = r.files;
     if (!files) throw new Error(`run ${id} has nothing to export yet (${r.phase})`);
     if (format === undefined || format === r.exportFormats?.[0]) return files;
-    if (format === 'gguf' || format === 'merged') {
+    if (format === 'gguf' || format === 'merged' || format === 'gguf-merged') {
       return this.host.exclusive(async () => {
         const base = this.requireBase();
         const why = baseMismatch(r, base, `export it as ${format}`);
         if (why) throw new Error(why);
-        if (format === 'gguf') return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }];
+        if (format === 'gguf') {
+          const modelfile = base.source ? await ggufAdapterModelfile(base.source, base.name) : undefined;
+          return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }, ...(modelfile ? [{ name: 'Modelfile', bytes: new TextEncoder().encode(modelfile) }] : [])];
+        }
         if (!base.source) throw new Error('the loaded model\'s files are not at hand to merge into');
+        if (format === 'gguf-merged') return mergedGgufFiles(base.source, files, base.precision);
         const out = memoryFolder();
         await writeMergedModel(base.source, files, out, { precision: base.precision });
         return [...out.files].map(([name, bytes]) => ({ name, bytes }));

@@ -74,7 +74,8 @@ export function ModelPanel() {
       <p className="muted">
         The built-in model, a Hugging Face Hub repo, or a model folder in Hugging Face layout from your disk (Llama,
         SmolLM, Qwen2, Mistral, GPT-2): config.json, model.safetensors and tokenizer.json. Choose the folder or drop it
-        on this panel; files are read here, never uploaded.
+        on this panel; files are read here, never uploaded. A GGUF model file (llama.cpp, Ollama, LM Studio; Llama family
+        or Qwen2, F32 to Q4_K_M) loads by itself: choose or drop the one .gguf file.
       </p>
       <label className="field">
         Base precision{' '}
@@ -97,7 +98,7 @@ export function ModelPanel() {
           <input ref={folder} type="file" className="visually-hidden" onChange={(e) => pick(e.target.files)} />
         </label>
         <label className="button">
-          Choose files…
+          Choose files or a .gguf…
           <input type="file" multiple className="visually-hidden" data-testid="model-files" onChange={(e) => pick(e.target.files)} />
         </label>
       </div>
@@ -128,6 +129,12 @@ export function ModelPanel() {
           <dd>
             {fmtBytes(model.weightBytes)} ({model.precision})
           </dd>
+          {model.ggufNote && (
+            <>
+              <dt>GGUF</dt>
+              <dd data-testid="gguf-note">{model.ggufNote}</dd>
+            </>
+          )}
         </dl>
       )}
       {error && <p className="problem" role="alert">{`${error.name}: ${error.message}`}</p>}

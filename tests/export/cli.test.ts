@@ -77,7 +77,7 @@ describe('CLI export', () => {
   it('bad input: unknown format, a folder without run.json, DoRA to GGUF, a full run to PEFT', async () => {
     const f = await cli('export', '--run', RUN, '--format', 'onnx', '--out', join(TMP, 'x'));
     expect(f.code).toBe(2);
-    expect(f.stderr).toMatch(/--format should be one of peft, gguf, merged, report, squeeze, lora, recipe, got "onnx"/);
+    expect(f.stderr).toMatch(/--format should be one of peft, gguf, merged, gguf-merged, report, squeeze, lora, recipe, got "onnx"/);
     const n = await cli('export', '--run', TMP, '--format', 'peft', '--out', join(TMP, 'x'));
     expect(n.code).toBe(2);
     expect(n.stderr).toMatch(/no run\.json/);

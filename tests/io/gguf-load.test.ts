@@ -116,6 +116,20 @@ describe('GGUF as the base model', () => {
     await cpp.unload(path);
   });
 
+  it('a byte-fallback BPE tokenizer.json without tokenizer.model (the built-in model): scored by merge rank, llama.cpp encodes as tokenizer.json', async () => {
+    const dir = new URL('../../public/models/tiny-kjv', import.meta.url).pathname;
+    const bytes = await f32Gguf(nodeModelDir(dir));
+    const path = save('tiny-kjv.gguf', bytes);
+    const hf = await loadTokenizer(nodeModelDir(dir));
+    const ours = await loadTokenizer(await open(bytes, path));
+    const cpp = await llamaCpp();
+    for (const t of [...TEXTS.filter((x) => !x.includes('  ')), 'And God said, Let there be light: and there was light.']) {
+      expect(await cpp.tokenize(path, t), t).toEqual(hf.encode(t, false));
+      expect(ours.encode(t, false), t).toEqual(hf.encode(t, false));
+    }
+    await cpp.unload(path);
+  });
+
   it('a Qwen2 byte-level tokenizer from the GGUF metadata encodes as its tokenizer.json and as llama.cpp; the chat template comes along', async () => {
     const { files, raw } = await qwen2Model();
     const bytes = await f32Gguf(files);

@@ -77,9 +77,13 @@ describe('run manager', () => {
     expect(JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'adapter_config.json')?.bytes)).r).toBe(4);
     // Beside the method's PEFT adapter: a llama.cpp GGUF adapter and the merged model.
     const done = s.events.filter((e) => e.type === 'run' && e.id === a).at(-1);
-    expect(done?.type === 'run' && done.exportFormats).toEqual(['peft', 'gguf', 'merged']);
+    expect(done?.type === 'run' && done.exportFormats).toEqual(['peft', 'gguf', 'merged', 'gguf-merged']);
     const gguf = await s.runs.exportRun(a, 'gguf');
     expect(new TextDecoder().decode(gguf[0].bytes.subarray(0, 4))).toBe('GGUF');
+    expect(new TextDecoder().decode(gguf.find((f) => f.name === 'Modelfile')?.bytes)).toMatch(/^FROM \.\/base\.gguf\nADAPTER \.\/adapter\.gguf\nPARAMETER stop "<\/s>"$/m);
+    const ggufMerged = await s.runs.exportRun(a, 'gguf-merged');
+    expect(ggufMerged.map((f) => f.name)).toEqual(['model.gguf', 'Modelfile']);
+    expect(new TextDecoder().decode(ggufMerged[0].bytes.subarray(0, 4))).toBe('GGUF');
     const merged = await s.runs.exportRun(a, 'merged');
     expect(merged.map((f) => f.name)).toEqual(expect.arrayContaining(['model.safetensors', 'config.json', 'tokenizer.json']));
     await expect(s.runs.exportRun(b, 'gguf')).rejects.toThrow(/PEFT|LoRA|adapter/);

@@ -21,7 +21,8 @@
 // from a byte-fallback BPE tokenizer.json, scored by merge rank (the piece made by merge k
 // scores −k, so llama.cpp merges in the BPE order).
 
-import { LLAMA3_SPLIT_RE, QWEN2_SPLIT_RE } from '../io/gguf-model.ts';
+import { LLAMA3_SPLIT_RE, QWEN2_SPLIT_RE, type GgufModelFiles } from '../io/gguf-model.ts';
+import type { GgufMetaValue } from '../io/gguf-read.ts';
 import { readText, type ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from '../model/config.ts';
 import { ConfigError } from '../config/schema.ts';
@@ -276,4 +277,38 @@ export async function ggufVocab(files: ModelFiles, spec: ModelSpec): Promise<Ggu
   for (const id of [eos, ...spec.eosTokenIds]) if (id !== undefined && tokens[id] !== undefined) stops.add(tokens[id]);
   for (const t of ['<|im_end|>', '<|eot_id|>', '<|end|>', '<end_of_turn>']) if (ids.has(t) && chatTemplate?.includes(t)) stops.add(t);
   return { kv, model: kind, tokens, eos, bos, chatTemplate, stops: [...stops] };
+}
+
+/** The tokenizer metadata of a GGUF model, copied as it is (types as the file has them). */
+export function ggufVocabOf(g: GgufModelFiles): GgufVocab {
+  const kv: [string, GgufValue][] = [];
+  const meta = g.gguf.metadata;
+  const typed = (k: string, v: GgufMetaValue): GgufValue | undefined => {
+    if (typeof v === 'string') return { type: 'string', value: v };
+    if (typeof v === 'boolean') return { type: 'bool', value: v };
+    if (typeof v === 'bigint') return { type: 'u64', value: v };
+    if (typeof v === 'number') return { type: /_id$/.test(k) ? 'u32' : 'f32', value: v };
+    if (Array.isArray(v)) {
+      if (v.every((x) => typeof x === 'string')) return { type: 'array', of: 'string', value: v as string[] };
+      if (v.every((x) => typeof x === 'number')) return { type: 'array', of: k.endsWith('token_type') ? 'i32' : 'f32', value: v as number[] };
+    }
+    return undefined;
+  };
+  for (const [k, v] of meta) {
+    if (!k.startsWith('tokenizer.')) continue;
+    const t = typed(k, v);
+    if (t) kv.push([k, t]);
+  }
+  const tokens = (meta.get('tokenizer.ggml.tokens') as string[] | undefined) ?? [];
+  const num = (k: string) => {
+    const v = meta.get(k);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const eos = num('tokenizer.ggml.eos_token_id');
+  const chatTemplate = typeof meta.get('tokenizer.chat_template') === 'string' ? (meta.get('tokenizer.chat_template') as string) : undefined;
+  const stops = new Set<string>();
+  if (eos !== undefined && tokens[eos] !== undefined) stops.add(tokens[eos]);
+  for (const t of ['<|im_end|>', '<|eot_id|>', '<|end|>', '<end_of_turn>']) if (tokens.includes(t) && chatTemplate?.includes(t)) stops.add(t);
+  const model = meta.get('tokenizer.ggml.model') === 'gpt2' ? 'gpt2' : 'llama';
+  return { kv, model, tokens, eos, bos: num('tokenizer.ggml.bos_token_id'), chatTemplate, stops: [...stops] };
 }

@@ -33,7 +33,8 @@ import type { ExportFile } from '../methods/types.ts';
 import { GGML, ggmlBytes, quantizeQ4_0, quantizeQ8_0 } from '../quant/ggml.ts';
 import { f64ToF16Bits } from './dtype.ts';
 import { writeGgufHeader, type GgufTensorInfo, type GgufValue } from './gguf.ts';
-import { ggufVocab, type GgufVocab } from './gguf-vocab.ts';
+import { ggufVocab, ggufVocabOf, type GgufVocab } from './gguf-vocab.ts';
+import { asGguf } from '../io/gguf-model.ts';
 import { llamaCppArch } from './lora-gguf.ts';
 import { mergedValues, planMerge, type MergeOptions, type MergePlan, type OutFile } from './merged.ts';
 
@@ -144,7 +145,9 @@ export async function writeMergedGguf(base: ModelFiles, adapter: readonly Export
   if (spec.family !== 'llama' || !spec.rope) throw new ConfigError(`GGUF export: ${spec.architecture} is not written as a GGUF model here (Llama family and Qwen2 are)`);
   const { arch, permuteQK } = llamaCppArch(spec);
   const type = opts.type ?? 'F16';
-  const vocab = await ggufVocab(base, spec);
+  const gguf = await asGguf(base);
+  // A GGUF base keeps its own tokenizer metadata, as it is.
+  const vocab = gguf ? ggufVocabOf(gguf) : await ggufVocab(base, spec);
 
   // The tensors, their GGUF names and types.
   const tied = spec.tieEmbeddings || !ckpt.has('lm_head.weight');
@@ -181,7 +184,7 @@ export async function writeMergedGguf(base: ModelFiles, adapter: readonly Export
   const kv: [string, GgufValue][] = [
     ['general.architecture', { type: 'string', value: arch }],
     ['general.type', { type: 'string', value: 'model' }],
-    ['general.name', { type: 'string', value: opts.name ?? base.name.split('/').filter(Boolean).pop() ?? 'webtune' }],
+    ['general.name', { type: 'string', value: opts.name ?? base.name.split('/').filter(Boolean).pop()?.replace(/\.gguf$/i, '') ?? 'webtune' }],
     ['general.file_type', { type: 'u32', value: FILE_TYPE[type] }],
     ['general.quantization_version', { type: 'u32', value: 2 }],
     ...ggufModelKv(spec, arch),

@@ -192,8 +192,11 @@ export async function mergedValues(plan: MergePlan, name: string, opts: MergeOpt
   if (!e && !q) return undefined;
   let w: Float32Array = await plan.ckpt.readF32(name);
   if (q) {
+    const fmt = opts.precision as Exclude<BasePrecision, 'f32'>;
+    // A base that holds these very blocks (a GGUF's Q8_0 / Q4_0) was loaded as they are.
+    const stored = q.layout === 'out-in' ? await plan.ckpt.readBlocks(name, fmt) : undefined;
     const rows = q.layout === 'out-in' ? w : transpose(w, q.in, q.out);
-    const back = dequantize(quantize(rows, q.out, q.in, opts.precision as Exclude<BasePrecision, 'f32'>));
+    const back = dequantize(stored ?? quantize(rows, q.out, q.in, fmt));
     w = q.layout === 'out-in' ? back : transpose(back, q.out, q.in);
   }
   // The method's own edit (methods/<m>/merge-host.ts).
@@ -213,6 +216,7 @@ export async function writeMergedModel(base: ModelFiles, adapter: readonly Expor
     const i = ckpt.info(name);
     return { name, dtype: i.dtype, shape: i.shape, bytes: i.end - i.begin };
   });
+  if (base.checkpoint) throw new ConfigError(`${base.name} is a GGUF model: export the merged model as GGUF (gguf-merged), which keeps its tokenizer and llama.cpp's tensor layout`);
   const raw = await rawFiles(base, ckpt);
   const merged: string[] = [];
   const dequantized: string[] = [];

@@ -352,3 +352,26 @@ export async function isGgufSource(source: ByteSource): Promise<boolean> {
   const b = await source.read(0, 4);
   return b[0] === 0x47 && b[1] === 0x47 && b[2] === 0x55 && b[3] === 0x46;
 }
+
+/**
+ * A GGUF model file as ModelFiles before its header is parsed (for callers that name a
+ * model synchronously, like the CLI's --model): the file is opened on first use.
+ */
+export function lazyGgufModelFiles(name: string, open: () => Promise<ByteSource>): ModelFiles & { ready(): Promise<GgufModelFiles> } {
+  let p: Promise<GgufModelFiles> | undefined;
+  const ready = () => (p ??= open().then(ggufModelFiles));
+  return {
+    name,
+    ready,
+    has: async (file) => (await ready()).has(file),
+    open: async (file) => (await ready()).open(file),
+    checkpoint: async () => (await ready()).checkpoint!(),
+  };
+}
+
+/** The GgufModelFiles behind `files`, when it is a GGUF model (eager or lazy). */
+export async function asGguf(files: ModelFiles): Promise<GgufModelFiles | undefined> {
+  if ('gguf' in files && 'conversion' in files) return files as GgufModelFiles;
+  if ('ready' in files && typeof (files as { ready?: unknown }).ready === 'function') return (files as { ready(): Promise<GgufModelFiles> }).ready();
+  return undefined;
+}
