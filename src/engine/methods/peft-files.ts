@@ -1,7 +1,7 @@
 // The files of a Hugging Face PEFT adapter as webtune passes them around (ExportFile[]):
 // one by name, and adapter_config.json as an object, with errors that say what is missing.
 
-import { ConfigError } from './schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from './types.ts';
 
 /** The bytes of `name` (also found as `<folder>/<name>`); `what` starts the error. */

@@ -13,7 +13,7 @@ import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { adapterConfig, exportFile, refuseUnsupportedPeftSettings, refuseUnusedTensors } from '../peft-files.ts';
-import { ConfigError } from '../schema.ts';
+import { ConfigError } from '../../config/schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachLora, type LoraSet, type LoraShape } from './adapter.ts';
 import { DoraLinear } from './dora.ts';

@@ -9,12 +9,12 @@
 
 import { bytesSource } from '../../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
-import { entryOf } from '../../kernels/sddmm.ref.ts';
+import { entryOf } from '../../kernels/layout.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { Linear } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { adapterConfig, exportFile, refuseUnsupportedPeftSettings, refuseUnusedTensors } from '../peft-files.ts';
-import { ConfigError } from '../schema.ts';
+import { ConfigError } from '../../config/schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachShira, type ShiraSet } from './adapter.ts';
 
