@@ -79,7 +79,13 @@ function load(src: ModelFiles, precision: BasePrecision, cleanup?: () => Promise
 }
 
 async function loadNow(src: ModelFiles, precision: BasePrecision): Promise<ModelSummary> {
-  const g = await device();
+  let g = await device();
+  if (g.lost) {
+    // Lost while idle: a load is the moment to get a new one.
+    gpu = undefined;
+    loaded = undefined;
+    g = await device();
+  }
   loaded?.model.dispose();
   loaded = undefined;
   const before = g.ledger.snapshot().live.weights;
@@ -112,6 +118,17 @@ const runs = new RunManager({
   async beforeRun() {
     const g = await device();
     if (!isTuned(g)) await tuneKernels(g);
+  },
+  // The device was lost (driver reset, another tab, the browser reclaiming the GPU): a new
+  // one, and the same base loaded on it; the run manager restores the run's checkpoint.
+  async recover() {
+    gpu = undefined;
+    await device();
+    if (loaded) {
+      const { source, precision } = loaded;
+      loaded = undefined; // its buffers went with the old device
+      await loadNow(source, precision);
+    }
   },
 });
 

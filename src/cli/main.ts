@@ -36,12 +36,16 @@ commands:
                      [--weight-decay] [--max-grad-norm 1] [--accum 1] [--eval-every N] [--eval-batches 4]
                      data: [--eval-fraction 0.1] [--pack] [--train-on-prompt] [--metric-rows 32]
                      [--adapter DIR]: continue training a PEFT LoRA / DoRA / SHiRA adapter folder
+                     [--checkpoint-every 50]: checkpoint.safetensors every N steps (0: at the end);
+                     an existing --out folder needs --overwrite (replaced only when the new run finishes)
+  train --resume DIR [--steps N] [--checkpoint-every N] [--json]
+                     continue a killed or finished run from its checkpoint, exactly, with DIR/run.json's settings
                      method flags, e.g. lora: --rank 8 --alpha 16 --targets q_proj,v_proj [--rslora];
                      mezo: --eps 1e-3 --samples 1 --trainable all|lora (npm run cli -- methods lists all)
   estimate           the train flags: GPU bytes per ledger category the run will need, before any GPU work
   methods [--json]   every method with its flags, defaults and help
   export             --run DIR --format peft|gguf|merged|gguf-merged|report|squeeze|lora|recipe --out OUTDIR [--model M]
-                     [--gguf-type f32|f16|q8_0|q4_0] [--rank R] [--alpha A] [--json]
+                     [--gguf-type f32|f16|q8_0|q4_0] [--rank R] [--alpha A] [--overwrite] [--json]
                      a train --out folder as a PEFT adapter, a llama.cpp LoRA GGUF, the merged model
                      (Hugging Face folder, the base's dtypes), a report (config, environment, metrics CSV/JSON),
                      a LoRA squeezed to --rank R, a SHiRA / full run as a rank-R LoRA, or a recipe to continue

@@ -20,7 +20,7 @@ import { memoryFolder, writeMergedModel } from './export/merged.ts';
 import { ggufAdapterModelfile, mergedGgufFiles } from './export/gguf-files.ts';
 import { TRAINER_SCHEMA } from './config/trainer.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
-import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
+import { loadCheckpoint, RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
 
 export interface MethodInfo {
   name: string;
@@ -114,6 +114,10 @@ export interface RunRequestData {
   data: DataSettings;
   /** Shown in the run list. */
   label?: string;
+  /** Keep a checkpoint every N steps (in the worker's memory), from which a run continues
+   *  exactly after the GPU device is lost. Absent: after each step that ends a minute or
+   *  more after the last checkpoint. 0: never. */
+  checkpointEvery?: number;
 }
 
 export interface EstimateResult {
@@ -126,7 +130,13 @@ export interface EstimateResult {
 export type RunPhase = 'queued' | 'running' | 'done' | 'stopped' | 'failed';
 
 export type RunEvent =
-  | { type: 'run'; id: string; phase: RunPhase; summary?: TrainSummary; error?: { name: string; message: string }; trainableParams?: number; exportFormats?: string[] }
+  | {
+      type: 'run'; id: string; phase: RunPhase; summary?: TrainSummary; error?: { name: string; message: string }; trainableParams?: number; exportFormats?: string[];
+      /** What happened to a running run that it recovered from (a lost GPU device), in words for the user. */
+      notice?: string;
+      /** The run continues after this step (its later steps' events come again). */
+      restartedAt?: number;
+    }
   | { type: 'train'; id: string; event: TrainEvent };
 
 export interface LoadedBase {
@@ -156,6 +166,20 @@ export interface RunHost {
   reloadBase(): Promise<void>;
   /** Called before each run starts (the worker autotunes its kernels on the first). */
   beforeRun?(): Promise<void>;
+  /** After the GPU device was lost: acquire a new device and load the same base on it. A host
+   *  without it fails the run with the device-lost error. */
+  recover?(): Promise<void>;
+}
+
+/** How many times one run gets a new device before it fails. */
+export const MAX_DEVICE_RECOVERIES = 3;
+/** Without checkpointEvery, a run keeps a checkpoint after a step this long after the last one. */
+export const CHECKPOINT_INTERVAL_MS = 60_000;
+
+/** Whether `e` (thrown while `gpu` was in use) means the device is gone. */
+export function isDeviceLoss(e: unknown, gpu: Gpu): boolean {
+  if (gpu.lost || (e instanceof Error && e.name === 'DeviceLostError')) return true;
+  return e instanceof Error && /device (is |was )?(lost|destroyed)|instance dropped/i.test(e.message);
 }
 
 interface RunRecord {
@@ -343,18 +367,55 @@ export class RunManager {
       const data = prepareData(ds.rows, base.tokenizer, { B, T, evalFraction: d.evalFraction, seed, maskPrompt: d.maskPrompt, pack: d.pack });
       gpu.ledger.resetPeak();
       changedBase = true;
-      state = await r.plan.method.attach(base.model, r.plan.config, { seed, trainer: r.plan.trainer, shape: r.plan.shape, baseModel: base.name, firstBatch: data.train[0] });
-      this.finish(r, 'running', { trainableParams: state.trainableParams, exportFormats: [...state.exportFormats] });
-      const metric = data.evalPrompts.length && d.metricRows > 0
-        ? async () => (await exactMatch(base.model, base.tokenizer, data.evalPrompts, { limit: d.metricRows })).accuracy
-        : undefined;
-      const summary = await train({
-        model: base.model, state, trainer: r.plan.trainer, train: data.train, eval: data.eval, metric, control: r.control,
-        onEvent: (event) => this.host.emit({ type: 'train', id: r.id, event }),
-      });
-      r.files = await state.exportFiles();
-      r.exportFormats = [...state.exportFormats, ...extraExportFormats(r.plan.method, r.plan.config)];
-      r.checkpoint = await saveCheckpoint(state, summary.steps, { method: r.plan.method.name });
+      // The latest checkpoint, kept here: a lost device costs the steps after it, not the run.
+      let saved: { bytes: Uint8Array; step: number } | undefined;
+      let savedAt = performance.now();
+      const every = r.request.checkpointEvery;
+      let summary: TrainSummary | undefined;
+      for (let recoveries = 0; !summary; ) {
+        const b = this.requireBase();
+        try {
+          state = await r.plan.method.attach(b.model, r.plan.config, { seed, trainer: r.plan.trainer, shape: r.plan.shape, baseModel: b.name, firstBatch: data.train[0] });
+          const st = state;
+          const startStep = saved ? (await loadCheckpoint(st, saved.bytes, 'the run\'s last checkpoint', { method: r.plan.method.name })).nextStep : 1;
+          if (recoveries === 0) this.finish(r, 'running', { trainableParams: st.trainableParams, exportFormats: [...st.exportFormats] });
+          const metric = data.evalPrompts.length && d.metricRows > 0
+            ? async () => (await exactMatch(b.model, b.tokenizer, data.evalPrompts, { limit: d.metricRows })).accuracy
+            : undefined;
+          summary = await train({
+            model: b.model, state: st, trainer: r.plan.trainer, train: data.train, eval: data.eval, metric, control: r.control, startStep,
+            onEvent: (event) => this.host.emit({ type: 'train', id: r.id, event }),
+            afterStep: every === 0 ? undefined : async (step) => {
+              if (every ? step % every !== 0 : performance.now() - savedAt < CHECKPOINT_INTERVAL_MS) return;
+              saved = { bytes: await saveCheckpoint(st, step, { method: r.plan.method.name }), step };
+              savedAt = performance.now();
+            },
+          });
+        } catch (e) {
+          const g = await this.host.gpu().catch(() => undefined);
+          if (!this.host.recover || !g || !isDeviceLoss(e, g) || recoveries >= MAX_DEVICE_RECOVERIES) throw e;
+          recoveries++;
+          try {
+            state?.dispose();
+          } catch {
+            // its buffers went with the device
+          }
+          state = undefined;
+          const from = saved?.step ?? 0;
+          await this.host.recover();
+          await this.host.beforeRun?.();
+          const message = e instanceof Error ? e.message : String(e);
+          this.finish(r, 'running', {
+            restartedAt: from,
+            notice: `The GPU device was lost (${message.replace(/\s*Reload the page.*$/, '')}); webtune got a new device, reloaded ${b.name} and continues ${r.request.label ?? r.id} from ${from ? `its checkpoint at step ${from}` : 'the start'} with the same data order and seed.`,
+          });
+        }
+      }
+      const done: Trainable | undefined = state;
+      if (!done) throw new Error(`run ${r.id} ended without its trained state`);
+      r.files = await done.exportFiles();
+      r.exportFormats = [...done.exportFormats, ...extraExportFormats(r.plan.method, r.plan.config)];
+      r.checkpoint = await saveCheckpoint(done, summary.steps, { method: r.plan.method.name });
       r.summary = summary;
       this.finish(r, summary.stopped ? 'stopped' : 'done', { summary, exportFormats: [...r.exportFormats] });
     } catch (e) {

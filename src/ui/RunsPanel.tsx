@@ -240,6 +240,7 @@ const RunRow = memo(function RunRow({ id }: { id: string }) {
           {shownPhase}
         </span>
         {r.error && <div className="problem small">{r.error.message}</div>}
+        {r.notice && <div className="notice small" role="status" data-testid="run-notice">{r.notice}</div>}
       </td>
       <td>
         <progress value={step} max={total} aria-label={`${r.label} progress`} /> {step} / {total}

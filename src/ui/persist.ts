@@ -271,3 +271,26 @@ export function formatBytes(n: number | undefined): string {
   }
   return `${x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0)} ${units[i]}`;
 }
+
+/** The error of a write the browser refused for want of space: what takes the space and how
+ *  to free it (issue 15, item 6). Other errors are returned as they are. */
+export function storageFullError(
+  e: unknown,
+  what: string,
+  space: { usage?: number; quota?: number; runs: { label: string; bytes: number }[] },
+): unknown {
+  const name = e instanceof Error || (typeof e === 'object' && e !== null && 'name' in e) ? String((e as { name: unknown }).name) : '';
+  if (name !== 'QuotaExceededError') return e;
+  const total = space.runs.reduce((a, r) => a + r.bytes, 0);
+  const largest = [...space.runs].sort((a, b) => b.bytes - a.bytes).slice(0, 3).map((r) => `${r.label} ${formatBytes(r.bytes)}`);
+  const used = space.usage === undefined ? '' : ` (this site uses ${formatBytes(space.usage)}${space.quota === undefined ? '' : ` of the ${formatBytes(space.quota)} the browser allows`})`;
+  const other = space.usage === undefined ? 0 : Math.max(0, space.usage - total);
+  const err = new Error(
+    `The browser's storage for this site is full${used}, so ${what} could not be saved. ` +
+      `Stored runs take ${formatBytes(total)}${largest.length ? ` (largest: ${largest.join(', ')})` : ''}` +
+      `${other ? `; the rest, ${formatBytes(other)}, is mostly the Hub download cache` : ''}. ` +
+      'Delete runs you no longer need below, or clear the Hub cache under Model → Hugging Face Hub; the run stays in this tab and is saved again at the next change.',
+  );
+  err.name = 'StorageFullError';
+  return err;
+}

@@ -203,7 +203,16 @@ export async function hubFile(repo: string, file: string, opts: HubOptions): Pro
       );
     }
     if (chunk.done) break;
-    await cache.append(key, chunk.value, first && !resumed);
+    try {
+      await cache.append(key, chunk.value, first && !resumed);
+    } catch (e) {
+      if (!(e instanceof Error || e instanceof DOMException) || e.name !== 'QuotaExceededError') throw e;
+      await reader.cancel().catch(() => undefined);
+      throw new HubError(
+        `The storage for downloads is full: ${repo}/${file} stopped at ${loaded}${total ? ` of ${total}` : ''} bytes (the bytes so far are kept). ` +
+          `The Hub cache takes ${await cache.usage().then((n) => `${(n / 1e6).toFixed(1)} MB`, () => 'an unknown amount')}: clear it, or delete stored runs, then load again to resume.`,
+      );
+    }
     first = false;
     loaded += chunk.value.byteLength;
     opts.onProgress?.({ file, loaded, total, fromCache: false });

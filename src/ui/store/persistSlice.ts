@@ -13,6 +13,7 @@ import type { BasePrecision } from '../../engine/model/decoder.ts';
 import { getEngine } from '../engine.ts';
 import {
   deleteStoredRun, loadFiles, loadStoredRuns, newSessionTag, recordBytes, saveRun, storageEstimate, storageKey,
+  storageFullError,
 } from '../persist.ts';
 import type { Store } from './index.ts';
 import type { RunView } from './runTypes.ts';
@@ -112,7 +113,10 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
       await get().refreshStorage();
     } catch (e) {
       unsaved.add(id);
-      set({ persistError: errorInfo(e) });
+      await get().refreshStorage().catch(() => undefined);
+      const s = get();
+      const runs = Object.entries(s.storedBytes).map(([rid, bytes]) => ({ label: s.runs[rid]?.label ?? rid, bytes }));
+      set({ persistError: errorInfo(storageFullError(e, `run "${view.label}"`, { usage: s.storageUsage, quota: s.storageQuota, runs })) });
     } finally {
       saving.delete(id);
     }

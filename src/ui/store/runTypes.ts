@@ -52,6 +52,8 @@ export interface RunView {
   exportFormats?: string[];
   summary?: RunSummaryUI;
   error?: { name: string; message: string };
+  /** What the run recovered from (a lost GPU device), as the worker told it. */
+  notice?: string;
   /** Bytes of the default export (the adapter size), once saved. */
   exportBytes?: number;
   /** The run's files are stored in the browser (so export and playground work after a reload). */

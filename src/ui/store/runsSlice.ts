@@ -74,7 +74,14 @@ function apply(v: RunView, events: RunEvent[], paused: Record<string, boolean>):
         ...(e.exportFormats ? { exportFormats: e.exportFormats } : {}),
         ...(e.summary ? { summary: { ...e.summary } } : {}),
         ...(e.error ? { error: e.error } : {}),
+        ...(e.notice ? { notice: e.notice } : {}),
       };
+      // A run restarted from a checkpoint (after a lost device) sends its later steps again.
+      if (e.restartedAt !== undefined) {
+        const at = e.restartedAt;
+        steps = (steps ?? out.steps).filter((p) => p.step <= at);
+        evals = (evals ?? out.evals).filter((p) => p.step <= at);
+      }
       if (e.phase !== 'running') delete paused[v.id];
     } else {
       const t = e.event;
