@@ -13,6 +13,7 @@ import { swigluBackward, swigluForward } from '../kernels/activation.ts';
 import { attentionBackward } from '../kernels/attention.ts';
 import { axpby } from '../kernels/elementwise.ts';
 import { embeddingBackward } from '../kernels/embedding.ts';
+import { gemvSwiglu, gemvSwigluApplies } from '../kernels/gemv.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
 import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
@@ -172,9 +173,15 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
       rmsNormForward(g, x, L.mlpNorm, a.h2, a.rstd2, N, C, s.normEps);
-      await linearForward(pc, a.h2, L.gate, a.gate, N);
-      await linearForward(pc, a.h2, L.up, a.up, N);
-      swigluForward(g, a.gate, a.up, a.mlp, N * I);
+      const [wg, wu] = [L.gate.w, L.up.w];
+      if (!save && wg.kind === 'f32' && wu.kind === 'f32' && wg.layout === 'out-in' && wu.layout === 'out-in' && !L.gate.b && !L.up.b
+        && !L.gate.adapter && !L.up.adapter && gemvSwigluApplies(N, C)) {
+        gemvSwiglu(g, a.h2, wg.buf, wu.buf, a.mlp, I, C); // a generated token: gate, up and SwiGLU in one pass
+      } else {
+        await linearForward(pc, a.h2, L.gate, a.gate, N);
+        await linearForward(pc, a.h2, L.up, a.up, N);
+        swigluForward(g, a.gate, a.up, a.mlp, N * I);
+      }
       await linearForward(pc, a.mlp, L.down, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
     }
