@@ -12,12 +12,12 @@ import type { ByCategory } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
 import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
-import type { Schema } from './methods/schema.ts';
+import { parseConfig, type Schema } from './config/schema.ts';
 import type { ExportFile, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
-import { TRAINER_SCHEMA } from './train/config.ts';
+import { TRAINER_SCHEMA } from './config/trainer.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
 import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
 
@@ -66,6 +66,8 @@ export interface DatasetPreview {
 export const PREVIEW_ROWS = 4;
 /** Rows tokenized for a preview's length histogram (tokenizing 50k rows would hold the worker up). */
 export const PREVIEW_COUNT_ROWS = 5000;
+/** The preview's length histogram counts tokens up to this many (or 4 × maxTokens when more). */
+export const PREVIEW_LENGTH_CAP = 2048;
 
 /**
  * Decode an example in spans of equal loss. Each span's text is the growth of the decoded
@@ -175,8 +177,17 @@ interface RunRecord {
   exportFormats?: readonly string[];
   checkpoint?: Uint8Array;
   summary?: TrainSummary;
-  /** Base it ran on (imports need the same one). */
+  /** Base it ran on (imports need the same one), and how that base was held. */
   baseName: string;
+  basePrecision?: BasePrecision;
+}
+
+/** Why a run cannot be applied to the loaded base (another model, or the same one held at
+ *  another precision: its outputs would differ), or undefined when it can. */
+function baseMismatch(r: { id: string; baseName: string; basePrecision?: BasePrecision }, base: LoadedBase, todo: string): string | undefined {
+  if (base.name !== r.baseName) return `run ${r.id} was trained on ${r.baseName}; load that model to ${todo}`;
+  if (r.basePrecision && base.precision !== r.basePrecision) return `run ${r.id} was trained on ${r.baseName} held as ${r.basePrecision}, and it is loaded as ${base.precision} now (its outputs would differ); load it as ${r.basePrecision} to ${todo}`;
+  return undefined;
 }
 
 const errorOf = (e: unknown) => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) });
@@ -223,7 +234,9 @@ export class RunManager {
     if (!base) throw new Error('No model is loaded: the preview needs the model\'s tokenizer (and chat template). Load a model first.');
     if (!(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 2)) throw new RangeError(`preview: maxTokens must be an integer ≥ 2 (got ${settings.maxTokens})`);
     const counted = ds.rows.slice(0, PREVIEW_COUNT_ROWS);
-    const opts = { maxTokens: Number.MAX_SAFE_INTEGER, maskPrompt: settings.maskPrompt, useChatTemplate: true };
+    // lengths are counted up to PREVIEW_LENGTH_CAP tokens or 4 × maxTokens (longer rows show
+    // there): a row costs tokenization in proportion to that, never to its own length
+    const opts = { maxTokens: Math.max(PREVIEW_LENGTH_CAP, 4 * settings.maxTokens), maskPrompt: settings.maskPrompt, useChatTemplate: true };
     const { examples } = encodeRows(counted, base.tokenizer, opts);
     const rows = examples.slice(0, PREVIEW_ROWS).map((ex) => {
       const n = Math.min(ex.tokens.length, settings.maxTokens);
@@ -264,13 +277,33 @@ export class RunManager {
     }
   }
 
+  /**
+   * The request with its method's settings fitted to the loaded base (the method's
+   * fitToBase: MeZO on a quantized base becomes ZO-LoRA), and the note saying what changed;
+   * the request as it is when it fits, or when its method has nothing closer. Never throws
+   * for a bad config: `estimate` and `start` say what is wrong with it.
+   */
+  fitToBase(req: RunRequestData): { request: RunRequestData; note?: string } {
+    const base = this.requireBase();
+    const m = getMethod(req.method);
+    if (!m.fitToBase) return { request: req };
+    let cfg;
+    try {
+      cfg = parseConfig(m.schema, req.methodConfig, `${m.name}: --`);
+    } catch {
+      return { request: req };
+    }
+    const fit = m.fitToBase(base.model.spec, cfg, { B: req.B, T: req.T, precision: base.precision });
+    return fit ? { request: { ...req, methodConfig: { ...fit.config } }, note: fit.note } : { request: req };
+  }
+
   /** Check the request now (bad input fails here, before any GPU work) and queue the run. */
   start(req: RunRequestData): string {
     const base = this.requireBase();
     const plan = this.plan(req, base);
     if (!this.datasets.has(req.datasetId)) throw new Error(`no dataset "${req.datasetId}" is loaded`);
     const id = `run-${this.nextId++}`;
-    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name };
+    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name, basePrecision: base.precision };
     this.runs.set(id, rec);
     this.host.emit({ type: 'run', id, phase: 'queued' });
     void this.host.exclusive(() => this.execute(rec));
@@ -354,7 +387,8 @@ export class RunManager {
     if (format === 'gguf' || format === 'merged') {
       return this.host.exclusive(async () => {
         const base = this.requireBase();
-        if (base.name !== r.baseName) throw new Error(`run ${id} was trained on ${r.baseName}; load that model to export it as ${format}`);
+        const why = baseMismatch(r, base, `export it as ${format}`);
+        if (why) throw new Error(why);
         if (format === 'gguf') return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }];
         if (!base.source) throw new Error('the loaded model\'s files are not at hand to merge into');
         const out = memoryFolder();
@@ -370,7 +404,8 @@ export class RunManager {
     const rec = typeof r === 'string' ? this.record(r) : r;
     const base = this.requireBase();
     if (!rec.files) throw new Error(`run ${rec.id} has not finished`);
-    if (base.name !== rec.baseName) throw new Error(`run ${rec.id} was trained on ${rec.baseName}; load that model to use it`);
+    const why = baseMismatch(rec, base, 'use it');
+    if (why) throw new Error(why);
     const m = getMethod(rec.plan.method.name);
     if (!m.importFiles) throw new Error(`${m.name} runs cannot be re-applied`);
     const state = await m.importFiles(base.model, rec.files, { seed: rec.request.seed, trainer: rec.plan.trainer, shape: rec.plan.shape, baseModel: base.name });
@@ -388,11 +423,12 @@ export class RunManager {
    * `id`, so that export and generation work with it again. It must have trained on the
    * loaded base.
    */
-  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[]): void {
+  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[], basePrecision?: BasePrecision): void {
     const base = this.requireBase();
-    if (base.name !== baseName) throw new Error(`run ${id} was trained on ${baseName}; load that model to use it`);
+    const why = baseMismatch({ id, baseName, basePrecision }, base, 'use it');
+    if (why) throw new Error(why);
     const plan = this.plan(req, base);
-    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName });
+    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName, basePrecision });
     const n = Number(/^run-(\d+)$/.exec(id)?.[1] ?? 0);
     if (n >= this.nextId) this.nextId = n + 1;
   }

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDataset, type DatasetRow } from '../../src/engine/data/dataset.ts';
 import { continueAtScale, parseRunRecord, yamlNumber, type Recipe, type RunRecord } from '../../src/engine/export/recipe.ts';
-import { ConfigError } from '../../src/engine/methods/schema.ts';
+import { ConfigError } from '../../src/engine/config/schema.ts';
 import { parseModelConfig } from '../../src/engine/model/config.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 
 const DATASETS = new URL('../../public/datasets/', import.meta.url).pathname;
 const GPT2 = parseModelConfig(readFileSync(new URL('../fixtures/models/gpt2/config.json', import.meta.url), 'utf8'));

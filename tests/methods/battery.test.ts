@@ -5,13 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/all.ts';
 import { getMethod, methodNames } from '../../src/engine/methods/registry.ts';
-import { parseConfig } from '../../src/engine/methods/schema.ts';
+import { parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch, MethodDef, RunShape } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
-import { trainerConfig, type TrainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig, type TrainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, randn, rng, testGpu } from '../helpers/gpu.ts';
 import { expectGradsMatchFiniteDifferences, LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/all.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { getMethod, methodNames } from '../../src/engine/methods/registry.ts';
-import { parseConfig } from '../../src/engine/methods/schema.ts';
+import { parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch, RunShape } from '../../src/engine/methods/types.ts';
 import { parameterCount } from '../../src/engine/model/config.ts';
 import { loadModel } from '../../src/engine/model/load.ts';

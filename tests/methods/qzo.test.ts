@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/qzo/index.ts';
 import { CONFIG_FILE, unpackScales } from '../../src/engine/methods/qzo/index.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { ConfigError, parseConfig } from '../../src/engine/methods/schema.ts';
+import { ConfigError, parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch, RunShape } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import type { BasePrecision } from '../../src/engine/model/decoder.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parameterCount, parseModelConfig } from '../../src/engine/model/config.ts';
-
-const STORIES = new URL('../../../shared/models/stories260K/config.json', import.meta.url).pathname;
+import { itStories, storiesPath } from '../helpers/shared.ts';
 
 describe('model config', () => {
-  it('parses stories260K (Llama, GQA, tied) and counts its 260,032 parameters', () => {
-    const s = parseModelConfig(readFileSync(STORIES, 'utf8'), 'stories260K/config.json');
+  itStories('parses stories260K (Llama, GQA, tied) and counts its 260,032 parameters', () => {
+    const s = parseModelConfig(readFileSync(storiesPath('config.json'), 'utf8'), 'stories260K/config.json');
     expect(s).toMatchObject({
       architecture: 'LlamaForCausalLM', family: 'llama', hidden: 64, intermediate: 172, layers: 5,
       heads: 8, kvHeads: 4, headDim: 8, vocab: 512, tieEmbeddings: true, qkvBias: false, activation: 'silu',
@@ -38,6 +37,6 @@ describe('model config', () => {
       .toThrow(/"num_key_value_heads" should be a divisor of num_attention_heads \(8\), found 3/);
     expect(() => parseModelConfig({ architectures: ['MistralForCausalLM'], hidden_size: 64, intermediate_size: 1, num_hidden_layers: 1, num_attention_heads: 8, vocab_size: 10, max_position_embeddings: 8192, sliding_window: 4096 }))
       .toThrow(/without a sliding window/);
-    expect(() => parseModelConfig('{oops', 'x/config.json')).toThrow(/x\/config\.json: not a JSON object/);
+    expect(() => parseModelConfig('{oops', 'x/config.json')).toThrow(/x\/config\.json is not valid JSON/);
   });
 });

@@ -2,12 +2,15 @@
 // .jsonl file has one JSON object per line with a "text" field. Lines that cannot be read
 // are reported with their line numbers and the rest still load.
 
+import { jsonErrorText, jsonNesting, MAX_JSON_DEPTH } from '../io/limits.ts';
+
 export interface RowError {
   line: number;
   message: string;
 }
 
-export function readTexts(fileName: string, content: string): { texts: string[]; errors: RowError[] } {
+export function readTexts(fileName: string, text: string): { texts: string[]; errors: RowError[] } {
+  const content = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // a byte-order mark
   if (!fileName.endsWith('.jsonl')) return { texts: content.trim() ? [content] : [], errors: [] };
   const texts: string[] = [];
   const errors: RowError[] = [];
@@ -15,10 +18,14 @@ export function readTexts(fileName: string, content: string): { texts: string[];
     const line = raw.trim();
     if (!line) return;
     let row: unknown;
+    if (jsonNesting(line).line !== undefined) {
+      errors.push({ line: i + 1, message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)` });
+      return;
+    }
     try {
       row = JSON.parse(line);
     } catch (e) {
-      errors.push({ line: i + 1, message: `not JSON (${e instanceof Error ? e.message : String(e)})` });
+      errors.push({ line: i + 1, message: `not JSON (${jsonErrorText(e)})` });
       return;
     }
     const text = typeof row === 'object' && row !== null ? (row as { text?: unknown }).text : undefined;
@@ -36,7 +43,7 @@ export function readTexts(fileName: string, content: string): { texts: string[];
 export function windows(docs: readonly number[][], T: number, sep?: number): number[][] {
   const stream: number[] = [];
   docs.forEach((d, i) => {
-    stream.push(...d);
+    for (const t of d) stream.push(t); // not push(...d): a long document would overflow the stack
     if (sep !== undefined && i < docs.length - 1) stream.push(sep);
   });
   const out: number[][] = [];

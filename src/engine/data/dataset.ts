@@ -6,7 +6,8 @@
 // read are reported with their line numbers and the rest still load; only a file that is
 // unreadable as a whole (JSON that does not parse, a CSV without a header) throws.
 
-import { uniformRef } from '../kernels/rng.ref.ts';
+import { uniform } from '../rng/philox.ts';
+import { formatBytes, jsonErrorText, jsonNesting, MAX_JSON_DEPTH, MAX_ROW_CHARS } from '../io/limits.ts';
 import type { RowError } from './corpus.ts';
 import type { ChatMessage, TextTokenizer } from './tokenizer.ts';
 
@@ -95,8 +96,13 @@ function stringField(r: Rec, field: string, allowEmpty: boolean): string {
   if (!(field in r)) throw new RowProblem(`no "${field}" field (expected a string; ${describeFields(r)})`);
   const v = r[field];
   if (typeof v !== 'string') throw new RowProblem(`"${field}" must be a string (got ${typeName(v)})`);
+  if (v.length > MAX_ROW_CHARS) throw new RowProblem(tooLong(field, v.length));
   if (!allowEmpty && v.trim() === '') throw new RowProblem(`"${field}" is empty`);
   return v;
+}
+
+function tooLong(field: string, n: number): string {
+  return `"${field}" holds ${formatBytes(n)} of text; webtune reads at most ${formatBytes(MAX_ROW_CHARS)} per field (MAX_ROW_CHARS) and trains on its first T tokens only: split the text into several rows`;
 }
 
 function messagesField(r: Rec, field: string): ChatMessage[] {
@@ -104,6 +110,8 @@ function messagesField(r: Rec, field: string): ChatMessage[] {
   let v = r[field];
   if (typeof v === 'string') {
     // CSV cells (and some exports) hold the conversation as a JSON string
+    if (v.length > MAX_ROW_CHARS) throw new RowProblem(tooLong(field, v.length));
+    if (jsonNesting(v).line !== undefined) throw new RowProblem(`"${field}" nests deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH); a conversation is an array of {role, content}`);
     try {
       v = JSON.parse(v);
     } catch {
@@ -112,7 +120,9 @@ function messagesField(r: Rec, field: string): ChatMessage[] {
   }
   if (!Array.isArray(v)) throw new RowProblem(`"${field}" must be an array of {role, content} (got ${typeName(v)})`);
   if (v.length === 0) throw new RowProblem(`"${field}" is an empty array`);
+  let chars = 0;
   return v.map((m, i) => {
+    if (isRecord(m) && typeof m.content === 'string' && (chars += m.content.length) > MAX_ROW_CHARS) throw new RowProblem(tooLong(field, chars));
     if (!isRecord(m)) throw new RowProblem(`"${field}"[${i}] must be an object {role, content} (got ${typeName(m)})`);
     if (typeof m.role !== 'string' || m.role === '') throw new RowProblem(`"${field}"[${i}].role must be a non-empty string (got ${typeName(m.role)})`);
     if (typeof m.content !== 'string') throw new RowProblem(`"${field}"[${i}].content must be a string (got ${typeName(m.content)})`);
@@ -185,10 +195,14 @@ export function readRecords(records: readonly { line: number; value: unknown }[]
 
 function parseJson(fileName: string, content: string, mapping: FieldMapping | undefined, out: ParsedDataset): void {
   let v: unknown;
+  const nest = jsonNesting(content);
+  if (nest.line !== undefined) {
+    throw new Error(`${fileName}: line ${nest.line}: JSON nested ${nest.depth} levels deep; webtune reads at most ${MAX_JSON_DEPTH} (MAX_JSON_DEPTH), and a dataset's records need 3 or 4: the file is damaged or is not a dataset`);
+  }
   try {
     v = JSON.parse(content);
   } catch (e) {
-    throw new Error(`${fileName} is not valid JSON (${errorText(e)}); a dataset file is a JSON array of objects, JSON Lines (.jsonl), CSV or plain text`);
+    throw new Error(`${fileName} is not valid JSON (${jsonErrorText(e)}); a dataset file is a JSON array of objects, JSON Lines (.jsonl), CSV or plain text`);
   }
   let items: unknown[];
   if (Array.isArray(v)) items = v;
@@ -203,7 +217,7 @@ function parseJsonl(fileName: string, content: string, mapping: FieldMapping | u
     // a JSON array saved as .jsonl (pretty-printed, one element per line or not)
     let whole: unknown;
     try {
-      whole = JSON.parse(content);
+      whole = jsonNesting(content).line === undefined ? JSON.parse(content) : undefined;
     } catch {
       whole = undefined;
     }
@@ -217,10 +231,15 @@ function parseJsonl(fileName: string, content: string, mapping: FieldMapping | u
   content.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (!line) return;
+    const nest = jsonNesting(line);
+    if (nest.line !== undefined) {
+      bad.push({ line: i + 1, message: `JSON nested ${nest.depth} levels deep; webtune reads at most ${MAX_JSON_DEPTH} (MAX_JSON_DEPTH)` });
+      return;
+    }
     try {
       records.push({ line: i + 1, value: JSON.parse(line) });
     } catch (e) {
-      bad.push({ line: i + 1, message: `not JSON (${errorText(e)})` });
+      bad.push({ line: i + 1, message: `not JSON (${jsonErrorText(e)})` });
     }
   });
   if (records.length === 0 && bad.length > 0) {
@@ -247,36 +266,45 @@ export function parseCsvRecords(content: string): { records: { line: number; fie
     const fields: string[] = [];
     let problem: string | undefined;
     for (;;) {
-      let field = '';
+      let field: string;
       if (content[i] === '"') {
         i++;
         let closed = false;
-        while (i < n) {
-          const ch = content[i];
-          if (ch === '"') {
-            if (content[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            closed = true;
+        const parts: string[] = [];
+        for (;;) {
+          const q = content.indexOf('"', i);
+          const end = q < 0 ? n : q;
+          for (let k = i; k < end; k++) if (content.charCodeAt(k) === 10) line++;
+          parts.push(content.slice(i, end));
+          if (q < 0) {
+            i = n;
             break;
           }
-          if (ch === '\n') line++;
-          field += ch;
-          i++;
+          if (content[q + 1] === '"') {
+            parts.push('"');
+            i = q + 2;
+            continue;
+          }
+          i = q + 1;
+          closed = true;
+          break;
         }
+        field = parts.join('');
         if (!closed) problem ??= 'a quoted field is not closed before the end of the file';
         // text after the closing quote, up to the separator, is not RFC 4180
-        let stray = '';
-        while (i < n && content[i] !== ',' && content[i] !== '\n' && !(content[i] === '\r' && content[i + 1] === '\n')) stray += content[i++];
-        if (stray.trim() !== '') problem ??= `unexpected text after a closing quote in field ${fields.length + 1}`;
+        let stray = false;
+        while (i < n && content[i] !== ',' && content[i] !== '\n' && !(content[i] === '\r' && content[i + 1] === '\n')) {
+          if (content[i].trim() !== '') stray = true;
+          i++;
+        }
+        if (stray) problem ??= `unexpected text after a closing quote in field ${fields.length + 1}`;
       } else {
+        const from = i;
         while (i < n && content[i] !== ',' && content[i] !== '\n' && !(content[i] === '\r' && content[i + 1] === '\n')) {
           if (content[i] === '"') problem ??= `a double quote inside unquoted field ${fields.length + 1} (quote the field and double the quote)`;
-          field += content[i++];
+          i++;
         }
+        field = content.slice(from, i);
       }
       fields.push(field);
       if (i < n && content[i] === ',') {
@@ -325,14 +353,19 @@ function parseCsv(fileName: string, content: string, mapping: FieldMapping | und
  * CSV: RFC 4180 with a header row (error lines are where the record starts). TXT: the whole
  * file is one text row.
  */
-export function parseDataset(fileName: string, content: string, mapping?: FieldMapping): ParsedDataset {
+export function parseDataset(fileName: string, text: string, mapping?: FieldMapping): ParsedDataset {
+  // a byte-order mark: the page's File.text() drops it, Node's readFileSync keeps it
+  const content = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const format = extensionFormat(fileName, content);
   const out: ParsedDataset = { rows: [], errors: [], format };
   if (content.trim() === '') {
     out.errors.push({ line: 1, message: 'the file is empty' });
     return out;
   }
-  if (format === 'txt') out.rows.push({ kind: 'text', text: content });
+  if (format === 'txt') {
+    if (content.length > MAX_ROW_CHARS) out.errors.push({ line: 1, message: `${fileName} is one text of ${formatBytes(content.length)}; webtune reads at most ${formatBytes(MAX_ROW_CHARS)} per row (MAX_ROW_CHARS): split it into several files or a JSONL file of rows` });
+    else out.rows.push({ kind: 'text', text: content });
+  }
   else if (format === 'json') parseJson(fileName, content, mapping, out);
   else if (format === 'jsonl') parseJsonl(fileName, content, mapping, out);
   else parseCsv(fileName, content, mapping, out);
@@ -362,39 +395,60 @@ export function renderPlainChat(messages: readonly ChatMessage[], addGenerationP
 function encodeChat(messages: readonly ChatMessage[], tok: TextTokenizer, opts: EncodeOptions): Example {
   const templated = opts.useChatTemplate && tok.chatTemplate !== undefined;
   const eos = tok.eosIds[0];
+  const max = opts.maxTokens;
   // A templated conversation carries its own specials (BOS, end-of-turn) in the text; the
   // plain one gets BOS from the tokenizer and EOS after the last message.
-  const encode = (msgs: readonly ChatMessage[], genPrompt: boolean): number[] =>
-    templated ? tok.encode(tok.applyChatTemplate(msgs, genPrompt), false) : tok.encode(renderPlainChat(msgs, genPrompt), true);
-  const tokens = encode(messages, false);
-  if (!templated && eos !== undefined) tokens.push(eos);
+  const render = (msgs: readonly ChatMessage[], genPrompt: boolean): string => (templated ? tok.applyChatTemplate(msgs, genPrompt) : renderPlainChat(msgs, genPrompt));
+  // Only the first maxTokens tokens are kept, so only they are tokenized (plus a margin).
+  const encode = (text: string) => tok.encodePrefix(text, !templated, max);
+  const whole = render(messages, false);
+  const full = encode(whole);
+  const tokens = full.ids;
+  if (full.complete && !templated && eos !== undefined) tokens.push(eos);
   const loss = tokens.map((_, i) => (i === 0 ? 0 : 1));
   if (opts.maskPrompt) {
     loss.fill(0);
     // assistant spans: from the end of "conversation so far + assistant header" to the end of
-    // "conversation through this message" (its end-of-turn text included; the final EOS too)
-    messages.forEach((m, i) => {
-      if (m.role !== 'assistant') return;
-      const start = Math.max(1, commonPrefix(tokens, encode(messages.slice(0, i), true)));
-      const end = i === messages.length - 1 ? tokens.length : commonPrefix(tokens, encode(messages.slice(0, i + 1), false));
+    // "conversation through this message" (its end-of-turn text included; the final EOS too).
+    // Turns are visited in order and the walk stops at the first one that starts past the
+    // tokens kept: the work is bounded by the kept tokens, not by the conversation.
+    const plainStarts: number[] = [];
+    if (!templated) {
+      let at = 0;
+      for (const m of messages) {
+        plainStarts.push(at);
+        at += m.role.length + 2 + m.content.length + 1;
+      }
+      plainStarts.push(at);
+    }
+    const prefixOf = (i: number, genPrompt: boolean): string =>
+      templated ? render(messages.slice(0, i), genPrompt) : whole.slice(0, plainStarts[i]) + (genPrompt ? 'assistant: ' : '');
+    for (let i = 0; i < messages.length; i++) {
+      if (messages[i].role !== 'assistant') continue;
+      const before = encode(prefixOf(i, true));
+      const start = Math.max(1, commonPrefix(tokens, before.ids));
+      if (start >= tokens.length) break;
+      const end = i === messages.length - 1 ? tokens.length : commonPrefix(tokens, encode(prefixOf(i + 1, false)).ids);
       for (let j = start; j < end; j++) loss[j] = 1;
-    });
+      if (!before.complete) break;
+    }
   }
   return { tokens, loss };
 }
 
 function encodeRow(row: DatasetRow, tok: TextTokenizer, opts: EncodeOptions): Example {
   const eos = tok.eosIds[0];
-  const withEos = (ids: number[]) => (eos === undefined ? ids : [...ids, eos]);
+  const max = opts.maxTokens;
+  const withEos = (r: { ids: number[]; complete: boolean }) => (eos === undefined || !r.complete ? r.ids : [...r.ids, eos]);
   if (row.kind === 'chat') return encodeChat(row.messages, tok, opts);
   if (row.kind === 'text') {
-    const tokens = withEos(tok.encode(row.text, true));
+    const tokens = withEos(tok.encodePrefix(row.text, true, max));
     return { tokens, loss: tokens.map((_, i) => (i === 0 ? 0 : 1)) };
   }
   // prompt + completion as one text (so BPE sees the join as it will at generation time);
   // the prompt part is the common prefix with the prompt's own encoding
-  const tokens = withEos(tok.encode(row.prompt + row.completion, true));
-  const p = opts.maskPrompt ? Math.max(1, commonPrefix(tokens, tok.encode(row.prompt, true))) : 1;
+  const tokens = withEos(tok.encodePrefix(row.prompt + row.completion, true, max));
+  const p = opts.maskPrompt ? Math.max(1, commonPrefix(tokens, tok.encodePrefix(row.prompt, true, max).ids)) : 1;
   return { tokens, loss: tokens.map((_, i) => (i >= p ? 1 : 0)) };
 }
 
@@ -405,7 +459,8 @@ function encodeRow(row: DatasetRow, tok: TextTokenizer, opts: EncodeOptions): Ex
  * with a space); with maskPrompt only completion + EOS are targets. Chat: the tokenizer's
  * chat template when it has one and useChatTemplate, else `renderPlainChat`; with maskPrompt
  * only the assistant messages (and what ends their turn) are targets. Examples longer than
- * maxTokens are cut and counted.
+ * maxTokens are cut and counted; only their first maxTokens (+ TOKENIZE_MARGIN) tokens are
+ * tokenized, so a row costs time and memory in proportion to maxTokens, not to its length.
  */
 export function encodeRows(rows: readonly DatasetRow[], tok: TextTokenizer, opts: EncodeOptions): { examples: Example[]; truncated: number } {
   if (!(opts.maxTokens >= 2)) throw new RangeError(`encodeRows: maxTokens must be at least 2 (got ${opts.maxTokens})`);
@@ -472,7 +527,7 @@ export function splitDataset<R>(rows: readonly R[], evalFraction: number, seed: 
   if (!(evalFraction >= 0 && evalFraction < 1)) throw new RangeError(`splitDataset: evalFraction must be in [0, 1) (got ${evalFraction})`);
   const order = rows.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(uniformRef(seed >>> 0, order.length - 1 - i) * (i + 1));
+    const j = Math.floor(uniform(seed >>> 0, order.length - 1 - i) * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
   const n = rows.length;

@@ -7,7 +7,11 @@
 // built in, which is what pyarrow and the Hub's converter write by default; other codecs
 // (zstd, brotli) throw a clear error naming the file.
 
-import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, type FileMetaData } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
+import {
+  isRawJsError, PARQUET_MAX_EXPANSION, PARQUET_MAX_NESTING, PARQUET_MAX_PAGE_BYTES, PARQUET_MAX_PAGE_VALUES,
+} from '../io/limits.ts';
 import { readRecords, type FieldMapping, type ParsedDataset } from './dataset.ts';
 
 /** At most this many rows are read from a Parquet source unless told otherwise. */
@@ -30,8 +34,108 @@ function plain(v: unknown): unknown {
   return v;
 }
 
+/** Values (over every page read) per byte of the file beyond one page's worth: RLE packs runs tightly, never this tightly in a dataset. */
+export const PARQUET_VALUES_PER_BYTE = 64;
+
+/** hyparquet's own sentences ("parquet unsupported compression codec: ZSTD") are kept; JavaScript's are not shown. */
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  if (!isRawJsError(e) && e instanceof Error && /^parquet /i.test(e.message)) return e.message.replace(/^parquet /i, '');
+  return 'the file is damaged: a page does not match its header';
+}
+
+class ParquetLimitError extends Error {}
+
+/**
+ * Check the footer and every page header of the row groups that will be read before hyparquet
+ * allocates anything from them: hyparquet sizes its arrays from `num_values` and
+ * `uncompressed_page_size` as written, so a damaged header could make it loop for minutes or
+ * ask for more memory than exists (an uncatchable abort). Throws ParquetLimitError naming the
+ * column, row group and limit.
+ */
+function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number): void {
+  const size = file.byteLength;
+  // schema: nesting and fixed lengths
+  const schema = metadata.schema;
+  const stack: number[] = [];
+  for (const [i, el] of schema.entries()) {
+    if (el.type_length !== undefined && !(el.type_length >= 0 && el.type_length <= 1 << 20)) throw new ParquetLimitError(`column "${el.name}" has a fixed length of ${el.type_length} bytes`);
+    const kids = el.num_children ?? 0;
+    if (!(Number.isInteger(kids) && kids >= 0 && kids < schema.length)) throw new ParquetLimitError(`schema element ${i} claims ${kids} children`);
+    while (stack.length && stack[stack.length - 1] === 0) stack.pop();
+    if (stack.length) stack[stack.length - 1]--;
+    if (kids > 0) stack.push(kids);
+    if (stack.length > PARQUET_MAX_NESTING) throw new ParquetLimitError(`the schema nests deeper than ${PARQUET_MAX_NESTING} levels (PARQUET_MAX_NESTING)`);
+  }
+  const repeated = new Set(schema.filter((el) => el.repetition_type === 'REPEATED').map((el) => el.name));
+  let budget = PARQUET_MAX_PAGE_VALUES + PARQUET_VALUES_PER_BYTE * size;
+  let groupStart = 0;
+  let declared = 0;
+  for (const [g, rg] of metadata.row_groups.entries()) {
+    const rows = Number(rg.num_rows);
+    if (!(Number.isSafeInteger(rows) && rows >= 0)) throw new ParquetLimitError(`row group ${g} claims ${rg.num_rows} rows`);
+    declared += rows;
+    if (groupStart >= rowEnd || rows === 0) {
+      groupStart += rows;
+      continue;
+    }
+    for (const chunk of rg.columns) {
+      const meta = chunk.meta_data;
+      if (!meta) continue; // hyparquet refuses it with its own sentence
+      const col = `column "${meta.path_in_schema.join('.')}" in row group ${g}`;
+      const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+      const end = start + Number(meta.total_compressed_size);
+      if (!(Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(end) && end >= start && end <= size)) {
+        throw new ParquetLimitError(`${col} lies at bytes ${start} to ${end}, outside the ${size}-byte file`);
+      }
+      const flat = !meta.path_in_schema.some((p) => repeated.has(p));
+      const reader = { view: new DataView(file, start, end - start), offset: 0 };
+      let values = 0;
+      let page = 0;
+      while (reader.offset < reader.view.byteLength - 1) {
+        page++;
+        let h;
+        try {
+          h = parquetHeader(reader);
+        } catch {
+          throw new ParquetLimitError(`${col}: page ${page}'s header cannot be read`);
+        }
+        const where = `${col}, page ${page}`;
+        const packed = h.compressed_page_size;
+        const unpacked = h.uncompressed_page_size;
+        if (!(Number.isSafeInteger(packed) && packed >= 0 && reader.offset + packed <= reader.view.byteLength)) {
+          throw new ParquetLimitError(`${where}: its ${packed} bytes run past the column's ${end - start}`);
+        }
+        if (!(Number.isSafeInteger(unpacked) && unpacked >= 0)) throw new ParquetLimitError(`${where}: uncompressed size ${unpacked}`);
+        if (unpacked > PARQUET_MAX_PAGE_BYTES) throw new ParquetLimitError(`${where}: ${unpacked} bytes uncompressed; webtune reads pages up to ${PARQUET_MAX_PAGE_BYTES} bytes (PARQUET_MAX_PAGE_BYTES): write the file with smaller pages`);
+        const compressed = h.data_page_header_v2 ? h.data_page_header_v2.is_compressed !== false : true;
+        if (meta.codec === 'UNCOMPRESSED' || !compressed) {
+          if (unpacked !== packed && !h.data_page_header_v2) throw new ParquetLimitError(`${where}: an uncompressed page of ${packed} bytes says it holds ${unpacked}`);
+        } else if (meta.codec === 'SNAPPY' && unpacked > packed * PARQUET_MAX_EXPANSION + 1024) {
+          throw new ParquetLimitError(`${where}: ${packed} Snappy bytes cannot hold the ${unpacked} its header claims (at most ${PARQUET_MAX_EXPANSION}× expansion, PARQUET_MAX_EXPANSION)`);
+        }
+        const n = h.data_page_header?.num_values ?? h.data_page_header_v2?.num_values ?? h.dictionary_page_header?.num_values ?? 0;
+        if (!(Number.isSafeInteger(n) && n >= 0)) throw new ParquetLimitError(`${where} claims ${n} values`);
+        if (n > PARQUET_MAX_PAGE_VALUES) throw new ParquetLimitError(`${where} claims ${n} values; webtune reads at most ${PARQUET_MAX_PAGE_VALUES} per page (PARQUET_MAX_PAGE_VALUES): write the file with smaller pages`);
+        const v2 = h.data_page_header_v2;
+        if (v2) {
+          if (!(v2.num_nulls >= 0 && v2.num_nulls <= n && v2.num_rows >= 0 && v2.num_rows <= n)) throw new ParquetLimitError(`${where}: ${v2.num_nulls} nulls and ${v2.num_rows} rows among ${n} values`);
+          const levels = v2.definition_levels_byte_length + v2.repetition_levels_byte_length;
+          if (!(v2.definition_levels_byte_length >= 0 && v2.repetition_levels_byte_length >= 0 && levels <= packed)) throw new ParquetLimitError(`${where}: ${levels} bytes of levels in a ${packed}-byte page`);
+        }
+        if (h.dictionary_page_header) {
+          if (n > unpacked * 8 + 8) throw new ParquetLimitError(`${where}: a dictionary of ${n} values in ${unpacked} bytes`);
+        } else if (h.data_page_header || v2) {
+          values += n;
+          if (flat && values > rows) throw new ParquetLimitError(`${where}: its pages hold ${values} values for the row group's ${rows} rows`);
+        }
+        budget -= n;
+        if (budget < 0) throw new ParquetLimitError(`${col}: the pages claim more values than a file of ${size} bytes can hold (PARQUET_VALUES_PER_BYTE)`);
+        reader.offset += packed;
+      }
+    }
+    groupStart += rows;
+  }
+  if (declared !== Number(metadata.num_rows)) throw new ParquetLimitError(`the row groups hold ${declared} rows, the footer says ${metadata.num_rows}`);
 }
 
 /**
@@ -50,13 +154,21 @@ export async function parseParquet(name: string, bytes: Uint8Array, mapping?: Fi
     metadata = parquetMetadata(file);
     total = Number(metadata.num_rows);
   } catch (e) {
-    throw new Error(`${name} is not a readable Parquet file (${errorText(e)})`);
+    const why = !isRawJsError(e) && e instanceof Error ? e.message.replace(/^parquet /i, '') : 'its footer is damaged';
+    throw new Error(`${name} is not a readable Parquet file (${why})`);
   }
+  if (!(Number.isSafeInteger(total) && total >= 0)) throw new Error(`${name} is not a readable Parquet file (its footer claims ${metadata.num_rows} rows)`);
   const rowEnd = Math.min(total, maxRows);
   if (total > rowEnd) out.capped = { at: maxRows, total };
   if (rowEnd === 0) {
     out.errors.push({ line: 1, message: 'the Parquet file has no rows' });
     return out;
+  }
+  try {
+    validatePages(file, metadata, rowEnd);
+  } catch (e) {
+    if (e instanceof ParquetLimitError) throw new Error(`${name}: cannot read its Parquet data: ${e.message}; the file is damaged or was written in a way webtune does not read`);
+    throw new Error(`${name}: cannot read its Parquet data (${errorText(e)})`);
   }
   let rows: Record<string, unknown>[];
   try {

@@ -33,6 +33,8 @@ export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 /** GGML_MAX_NAME: tensor names are at most 63 bytes. */
 export const GGUF_MAX_NAME = 63;
+/** The largest general.alignment written (llama.cpp files use 32). */
+export const GGUF_MAX_ALIGNMENT = 1 << 16;
 /** GGML_MAX_DIMS. */
 export const GGUF_MAX_DIMS = 4;
 
@@ -83,17 +85,43 @@ class Out {
   result(): Uint8Array { return this.buf.slice(0, this.length); }
 }
 
+const INT_RANGES: Partial<Record<GgufScalarType, [bigint, bigint]>> = {
+  u8: [0n, 255n], i8: [-128n, 127n], u16: [0n, 65535n], i16: [-32768n, 32767n], u32: [0n, 4294967295n], i32: [-2147483648n, 2147483647n],
+  u64: [0n, 2n ** 64n - 1n], i64: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+/** The largest finite f32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/** Refuses a value its GGUF type cannot hold exactly as given (never wraps or rounds to infinity silently). */
 function checkNumber(key: string, type: GgufScalarType, v: unknown): void {
-  const ranges: Partial<Record<GgufScalarType, [number, number]>> = {
-    u8: [0, 255], i8: [-128, 127], u16: [0, 65535], i16: [-32768, 32767], u32: [0, 4294967295], i32: [-2147483648, 2147483647],
-  };
-  const r = ranges[type];
-  if (r && !(typeof v === 'number' && Number.isInteger(v) && v >= r[0] && v <= r[1])) throw new GgufError(`metadata "${key}": ${String(v)} is not a ${type}`);
-  if ((type === 'f32' || type === 'f64') && typeof v !== 'number') throw new GgufError(`metadata "${key}": ${String(v)} is not a number`);
-  if ((type === 'u64' || type === 'i64') && !(typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v)))) throw new GgufError(`metadata "${key}": ${String(v)} is not an integer`);
-  if (type === 'u64' && BigInt(v as number) < 0n) throw new GgufError(`metadata "${key}": ${String(v)} is negative`);
-  if (type === 'bool' && typeof v !== 'boolean') throw new GgufError(`metadata "${key}": ${String(v)} is not a boolean`);
-  if (type === 'string' && typeof v !== 'string') throw new GgufError(`metadata "${key}": ${String(v)} is not a string`);
+  const range = INT_RANGES[type];
+  const show = typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : String(v);
+  if (range) {
+    const whole = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v));
+    if (!whole) throw new GgufError(`metadata "${key}": ${show} is not a ${type} (${type === 'u64' || type === 'i64' ? 'a bigint or a safe integer' : 'an integer'})`);
+    const b = BigInt(v as number | bigint);
+    if (b < range[0] || b > range[1]) throw new GgufError(`metadata "${key}": ${show} is not a ${type}: outside [${range[0]}, ${range[1]}]`);
+  }
+  if (type === 'f32' || type === 'f64') {
+    if (typeof v !== 'number') throw new GgufError(`metadata "${key}": ${show} is not a number`);
+    if (type === 'f32' && Number.isFinite(v) && Math.abs(v) > F32_MAX) throw new GgufError(`metadata "${key}": ${show} is too large for an f32 (it would become infinity)`);
+  }
+  if (type === 'bool' && typeof v !== 'boolean') throw new GgufError(`metadata "${key}": ${show} is not a boolean`);
+  if (type === 'string' && typeof v !== 'string') throw new GgufError(`metadata "${key}": ${show} is not a string`);
+  if (type === 'string' && !isWellFormed(v as string)) throw new GgufError(`metadata "${key}": the string holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+}
+
+/** Whether a string is valid Unicode (no lone surrogates), so it round-trips through UTF-8. */
+function isWellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
 }
 
 function scalar(o: Out, type: GgufScalarType, v: number | bigint | boolean | string): void {
@@ -123,23 +151,28 @@ export function writeGguf(kv: readonly (readonly [string, GgufValue])[], tensors
   let alignment = GGUF_DEFAULT_ALIGNMENT;
   for (const [key, v] of kv) {
     if (!key || keys.has(key)) throw new GgufError(`metadata key "${key}" is empty or repeated`);
+    if (!isWellFormed(key)) throw new GgufError(`metadata key "${key}" holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+    if (!Object.hasOwn(GGUF_VALUE_TYPE, v.type) || (v.type === 'array' && (!Object.hasOwn(GGUF_VALUE_TYPE, v.of) || (v.of as string) === 'array'))) {
+      throw new GgufError(`metadata "${key}": unknown value type ${String(v.type === 'array' ? v.of : v.type)}`);
+    }
     keys.add(key);
     if (v.type === 'array') {
       if (v.of === 'bool' || v.of === 'string') for (const x of v.value) checkNumber(key, v.of, x);
       else for (const x of v.value) checkNumber(key, v.of, x);
     } else checkNumber(key, v.type, v.value);
     if (key === 'general.alignment') {
-      if (v.type !== 'u32' || v.value <= 0 || (v.value & (v.value - 1)) !== 0) throw new GgufError('general.alignment must be a u32 power of two');
+      if (v.type !== 'u32' || v.value <= 0 || v.value > GGUF_MAX_ALIGNMENT || (v.value & (v.value - 1)) !== 0) throw new GgufError(`general.alignment must be a u32 power of two up to ${GGUF_MAX_ALIGNMENT} (GGUF_MAX_ALIGNMENT)`);
       alignment = v.value;
     }
   }
   const names = new Set<string>();
   for (const t of tensors) {
     const bytes = new TextEncoder().encode(t.name).length;
-    if (!t.name || bytes > GGUF_MAX_NAME) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes`);
+    if (!t.name || bytes > GGUF_MAX_NAME || !isWellFormed(t.name)) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes of valid text`);
+    if (!Object.hasOwn(GGML_TYPE, t.type)) throw new GgufError(`tensor "${t.name}": type ${String(t.type)} is not one of ${Object.keys(GGML_TYPE).join(', ')}`);
     if (names.has(t.name)) throw new GgufError(`tensor "${t.name}" is given twice`);
     names.add(t.name);
-    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
+    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
     const n = t.shape.reduce((a, d) => a * d, 1);
     const okArray = t.type === 'F32' ? t.data instanceof Float32Array : t.data instanceof Uint16Array;
     if (!okArray || t.data.length !== n) throw new GgufError(`tensor "${t.name}": ${t.type}[${t.shape}] needs ${n} values in a ${t.type === 'F32' ? 'Float32Array' : 'Uint16Array'}, got ${t.data.length} in a ${t.data.constructor.name}`);
@@ -184,4 +217,79 @@ export function writeGguf(kv: readonly (readonly [string, GgufValue])[], tensors
   }
   o.pad(alignment);
   return o.result();
+}
+
+/** One tensor of a file written in pieces: its ggml type code and byte count, data later. */
+export interface GgufTensorInfo {
+  name: string;
+  /** ggml_type code (any: quantized types too; the caller supplies the bytes). */
+  ggmlType: number;
+  /** PyTorch order (outermost first); written reversed as ggml's ne. */
+  shape: readonly number[];
+  /** Bytes of the tensor's data. */
+  bytes: number;
+}
+
+/**
+ * The header of a GGUF file (everything before the first tensor's data, padded to the
+ * alignment) for tensors whose data the caller then writes in order, each followed by
+ * zero padding to the alignment (`padding(bytes)`), so that a large model never has to be
+ * in memory at once. Same rules and checks as writeGguf.
+ */
+export function writeGgufHeader(kv: readonly (readonly [string, GgufValue])[], infos: readonly GgufTensorInfo[]): { header: Uint8Array; alignment: number; padding(bytes: number): number } {
+  // Metadata checks and layout through writeGguf with no tensors, then the tensor infos.
+  const meta = writeGguf(kv, []);
+  const al = kv.find(([k]) => k === 'general.alignment')?.[1];
+  const alignment = al && al.type === 'u32' ? al.value : GGUF_DEFAULT_ALIGNMENT;
+  const names = new Set<string>();
+  for (const t of infos) {
+    const bytes = new TextEncoder().encode(t.name).length;
+    if (!t.name || bytes > GGUF_MAX_NAME) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes`);
+    if (names.has(t.name)) throw new GgufError(`tensor "${t.name}" is given twice`);
+    names.add(t.name);
+    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
+    if (!Number.isInteger(t.ggmlType) || t.ggmlType < 0 || !Number.isSafeInteger(t.bytes) || t.bytes <= 0) throw new GgufError(`tensor "${t.name}": type ${t.ggmlType} with ${t.bytes} bytes`);
+  }
+  const o = new Out();
+  // magic, version, tensor count (patched), KV count and the KV pairs: the metadata-only file minus its padding.
+  const metaEnd = metaLength(meta);
+  o.bytes(meta.subarray(0, metaEnd));
+  const pad = (n: number) => (alignment - (n % alignment)) % alignment;
+  let offset = 0;
+  for (const t of infos) {
+    o.str(t.name);
+    o.u32(t.shape.length);
+    for (let i = t.shape.length - 1; i >= 0; i--) o.u64(t.shape[i]);
+    o.u32(t.ggmlType);
+    o.u64(offset);
+    offset += t.bytes + pad(t.bytes);
+  }
+  o.pad(alignment);
+  const header = o.result();
+  new DataView(header.buffer).setBigUint64(8, BigInt(infos.length), true);
+  return { header, alignment, padding: pad };
+}
+
+/** Length of a tensor-less GGUF's header before its trailing padding. */
+function metaLength(file: Uint8Array): number {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  let at = 24;
+  const nKv = Number(dv.getBigUint64(16, true));
+  const skipValue = (type: number): void => {
+    const size: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+    if (type === GGUF_VALUE_TYPE.string) at += 8 + Number(dv.getBigUint64(at, true));
+    else if (type === GGUF_VALUE_TYPE.array) {
+      const of = dv.getUint32(at, true);
+      const n = Number(dv.getBigUint64(at + 4, true));
+      at += 12;
+      for (let i = 0; i < n; i++) skipValue(of);
+    } else at += size[type];
+  };
+  for (let i = 0; i < nKv; i++) {
+    at += 8 + Number(dv.getBigUint64(at, true));
+    const type = dv.getUint32(at, true);
+    at += 4;
+    skipValue(type);
+  }
+  return at;
 }

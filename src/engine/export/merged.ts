@@ -29,7 +29,7 @@ import type { BasePrecision } from '../model/decoder.ts';
 import { linearShapes, type LinearShape } from '../model/memory.ts';
 import { loraDelta } from '../methods/lora/adapter.ts';
 import { doraMergedWeight } from '../methods/lora/dora.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { dequantize, quantize } from '../quant/block.ts';
 import { encodeFloats } from './dtype.ts';
@@ -288,14 +288,21 @@ async function copyFile(src: ByteSource, out: OutFolder, name: string): Promise<
   await f.close();
 }
 
-/**
- * Write the merged model of `base` + `adapter` (a run's export files) into `out`:
- * model.safetensors and the files of COPIED_FILES the base has.
- */
-export async function writeMergedModel(base: ModelFiles, adapter: readonly ExportFile[], out: OutFolder, opts: MergeOptions = {}): Promise<MergeSummary> {
+/** What a merge reads: the base's spec and checkpoint, and the edit of each tensor. */
+export interface MergePlan {
+  spec: ModelSpec;
+  ckpt: Checkpoint;
+  kind: MergeSummary['kind'];
+  edits: Map<string, Edit>;
+  quant: Map<string, { out: number; in: number; layout: 'out-in' | 'in-out' }>;
+}
+
+/** Read the base and the adapter and check that they fit (nothing is written). */
+export async function planMerge(base: ModelFiles, adapter: readonly ExportFile[], opts: MergeOptions = {}, baseOnly = false): Promise<MergePlan> {
   const spec = parseModelConfig(await readText(base, 'config.json'), `${base.name}/config.json`);
   const ckpt = await Checkpoint.open(base);
-  const { kind, edits } = await readAdapterEdits(adapter, spec, ckpt);
+  // baseOnly with no adapter files: the base as it is (after the quantize round trip a quantized run saw).
+  const { kind, edits } = !baseOnly || adapter.length ? await readAdapterEdits(adapter, spec, ckpt) : { kind: 'weights' as const, edits: new Map<string, Edit>() };
   const quant = quantizedTensors(spec, ckpt, opts);
   for (const [name, e] of edits) {
     if (!ckpt.has(name)) throw new ConfigError(`merge: the base checkpoint has no tensor "${name}" for the adapter`);
@@ -306,6 +313,47 @@ export async function writeMergedModel(base: ModelFiles, adapter: readonly Expor
       if (info.shape.join(',') !== want.join(',')) throw new ConfigError(`merge: base tensor "${name}" has shape [${info.shape}], the config implies [${want}]`);
     }
   }
+  return { spec, ckpt, kind, edits, quant };
+}
+
+/**
+ * The merged values of one checkpoint tensor (f64 or f32, in the checkpoint's own shape
+ * and order), or undefined when the merge leaves it as it is.
+ */
+export async function mergedValues(plan: MergePlan, name: string, opts: MergeOptions = {}): Promise<{ values: ArrayLike<number>; merged: boolean; dequantized: boolean } | undefined> {
+  const e = plan.edits.get(name);
+  const q = FLOAT_DTYPES.includes(plan.ckpt.info(name).dtype) ? plan.quant.get(name) : undefined;
+  if (!e && !q) return undefined;
+  let w: Float32Array = await plan.ckpt.readF32(name);
+  if (q) {
+    const rows = q.layout === 'out-in' ? w : transpose(w, q.in, q.out);
+    const back = dequantize(quantize(rows, q.out, q.in, opts.precision as Exclude<BasePrecision, 'f32'>));
+    w = q.layout === 'out-in' ? back : transpose(back, q.out, q.in);
+  }
+  let v: ArrayLike<number> = w;
+  if (e?.kind === 'lowrank') {
+    const d = loraDelta(e.A, e.B, e.r, e.l.out, e.l.in, e.scale, e.l.layout);
+    if (e.m) v = doraMergedWeight(w, d, e.m, e.l.out, e.l.in, e.l.layout);
+    else {
+      const s = Float64Array.from(w);
+      for (let i = 0; i < s.length; i++) s[i] += d[i];
+      v = s;
+    }
+  } else if (e?.kind === 'sparse') {
+    const s = Float64Array.from(w);
+    for (let j = 0; j < e.index.length; j++) s[e.index[j]] += e.values[j];
+    v = s;
+  } else if (e?.kind === 'replace') v = await e.st.readF32(e.name);
+  return { values: v, merged: !!e, dequantized: !!q };
+}
+
+/**
+ * Write the merged model of `base` + `adapter` (a run's export files) into `out`:
+ * model.safetensors and the files of COPIED_FILES the base has.
+ */
+export async function writeMergedModel(base: ModelFiles, adapter: readonly ExportFile[], out: OutFolder, opts: MergeOptions = {}): Promise<MergeSummary> {
+  const plan = await planMerge(base, adapter, opts);
+  const { ckpt, kind } = plan;
   const names = ckpt.names;
   const entries = names.map((name) => {
     const i = ckpt.info(name);
@@ -317,37 +365,16 @@ export async function writeMergedModel(base: ModelFiles, adapter: readonly Expor
   const file = await out.create('model.safetensors');
   await file.write(safetensorsHeader(entries, { format: 'pt' }));
   for (const [done, { name, dtype, bytes }] of entries.entries()) {
-    const e = edits.get(name);
-    const q = FLOAT_DTYPES.includes(dtype) ? quant.get(name) : undefined;
-    if (!e && !q) {
+    const m = await mergedValues(plan, name, opts);
+    if (!m) {
       await file.write(await raw.get(name)!.readRaw(name));
       opts.onProgress?.({ tensor: name, done: done + 1, total: entries.length });
       continue;
     }
-    let w: Float32Array = await ckpt.readF32(name);
-    if (q) {
-      const rows = q.layout === 'out-in' ? w : transpose(w, q.in, q.out);
-      const back = dequantize(quantize(rows, q.out, q.in, opts.precision as Exclude<BasePrecision, 'f32'>));
-      w = q.layout === 'out-in' ? back : transpose(back, q.out, q.in);
-      dequantized.push(name);
-    }
-    let v: ArrayLike<number> = w;
-    if (e?.kind === 'lowrank') {
-      const d = loraDelta(e.A, e.B, e.r, e.l.out, e.l.in, e.scale, e.l.layout);
-      if (e.m) v = doraMergedWeight(w, d, e.m, e.l.out, e.l.in, e.l.layout);
-      else {
-        const s = Float64Array.from(w);
-        for (let i = 0; i < s.length; i++) s[i] += d[i];
-        v = s;
-      }
-    } else if (e?.kind === 'sparse') {
-      const s = Float64Array.from(w);
-      for (let j = 0; j < e.index.length; j++) s[e.index[j]] += e.values[j];
-      v = s;
-    } else if (e?.kind === 'replace') v = await e.st.readF32(e.name);
-    if (e) merged.push(name);
-    const enc = encodeFloats(v, dtype);
-    if (enc.length !== bytes || bytes !== v.length * DTYPE_BYTES[dtype]) throw new Error(`merge: "${name}" encodes to ${enc.length} bytes, the header says ${bytes}`);
+    if (m.merged) merged.push(name);
+    if (m.dequantized) dequantized.push(name);
+    const enc = encodeFloats(m.values, dtype);
+    if (enc.length !== bytes || bytes !== m.values.length * DTYPE_BYTES[dtype]) throw new Error(`merge: "${name}" encodes to ${enc.length} bytes, the header says ${bytes}`);
     await file.write(enc);
     opts.onProgress?.({ tensor: name, done: done + 1, total: entries.length });
   }

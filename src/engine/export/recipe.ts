@@ -20,7 +20,7 @@
 
 import type { DatasetRow } from '../data/dataset.ts';
 import type { ModelSpec } from '../model/config.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import { defaultTargets } from '../methods/targets.ts';
 
 /** run.json as `npm run cli -- train --out DIR` writes it (src/cli/train.ts). */

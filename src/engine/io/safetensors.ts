@@ -5,6 +5,7 @@
 // spaces to a multiple of 8 and lays tensors out contiguously from 0 in the order given.
 
 import type { ByteSource } from './bytes.ts';
+import { describeValue, jsonErrorText, jsonNesting, MAX_JSON_DEPTH, MAX_TENSOR_DIMS } from './limits.ts';
 
 export const DTYPE_BYTES = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 } as const;
 export type Dtype = keyof typeof DTYPE_BYTES;
@@ -24,7 +25,8 @@ export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
 
-const MAX_HEADER = 100 * 1024 * 1024;
+/** The largest header read (the reference implementation's limit too). */
+export const MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024;
 
 function isDtype(s: unknown): s is Dtype {
   return typeof s === 'string' && Object.hasOwn(DTYPE_BYTES, s);
@@ -43,12 +45,21 @@ export class SafetensorsFile {
     const lenBytes = await source.read(0, 8);
     const view = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8);
     const n = Number(view.getBigUint64(0, true));
-    if (n > MAX_HEADER || 8 + n > source.size) throw fail(`header length ${n} does not fit in a ${source.size}-byte file`);
+    if (n > MAX_SAFETENSORS_HEADER) throw fail(`header length ${n} is more than the ${MAX_SAFETENSORS_HEADER} bytes webtune reads (MAX_SAFETENSORS_HEADER); the file is damaged or not safetensors`);
+    if (8 + n > source.size) throw fail(`header length ${n} does not fit in a ${source.size}-byte file (truncated?)`);
     let json: unknown;
+    let text: string;
     try {
-      json = JSON.parse(new TextDecoder().decode(await source.read(8, n)));
+      text = new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, n));
+    } catch {
+      throw fail('header is not UTF-8 text');
+    }
+    const nest = jsonNesting(text);
+    if (nest.line !== undefined) throw fail(`header JSON nests ${nest.depth} levels deep; webtune reads at most ${MAX_JSON_DEPTH} (MAX_JSON_DEPTH) and a valid header nests 3`);
+    try {
+      json = JSON.parse(text);
     } catch (e) {
-      throw fail(`header is not JSON (${e instanceof Error ? e.message : String(e)})`);
+      throw fail(`header is not JSON (${jsonErrorText(e)})`);
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('header is not a JSON object');
     const dataStart = 8 + n;
@@ -57,21 +68,23 @@ export class SafetensorsFile {
     let metadata: Record<string, string> = {};
     for (const [name, v] of Object.entries(json)) {
       if (name === '__metadata__') {
-        if (typeof v === 'object' && v !== null) {
+        if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
           metadata = Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'));
         }
         continue;
       }
       if (typeof v !== 'object' || v === null) throw fail(`tensor "${name}": entry is not an object`);
       const { dtype, shape, data_offsets: off } = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      if (!isDtype(dtype)) throw fail(`tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw fail(`tensor "${name}": bad shape ${JSON.stringify(shape)}`);
-      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[1] < off[0]) {
-        throw fail(`tensor "${name}": bad data_offsets ${JSON.stringify(off)}`);
+      if (!isDtype(dtype)) throw fail(`tensor "${name}": unknown dtype ${describeValue(dtype)} (expected one of ${Object.keys(DTYPE_BYTES).join(', ')})`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`tensor "${name}": shape ${describeValue(shape)} is not a list of non-negative integers`);
+      if (shape.length > MAX_TENSOR_DIMS) throw fail(`tensor "${name}": ${shape.length} dimensions; webtune reads at most ${MAX_TENSOR_DIMS} (MAX_TENSOR_DIMS)`);
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0]) {
+        throw fail(`tensor "${name}": data_offsets ${describeValue(off)} is not [begin, end] with 0 ≤ begin ≤ end`);
       }
       const [b, e] = off as [number, number];
       const want = shape.reduce((a: number, d: number) => a * d, 1) * DTYPE_BYTES[dtype];
-      if (e - b !== want) throw fail(`tensor "${name}": ${dtype}${JSON.stringify(shape)} needs ${want} bytes, data_offsets give ${e - b}`);
+      if (!Number.isSafeInteger(want)) throw fail(`tensor "${name}": ${dtype}[${shape.join(', ')}] is larger than any file`);
+      if (e - b !== want) throw fail(`tensor "${name}": ${dtype}[${shape.join(', ')}] needs ${want} bytes, data_offsets give ${e - b}`);
       if (e > dataSize) throw fail(`tensor "${name}": data_offsets end ${e} is past the data (${dataSize} bytes)`);
       tensors.set(name, { name, dtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
     }

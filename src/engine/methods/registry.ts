@@ -1,6 +1,6 @@
 // Methods register themselves here when their folder's index.ts is imported.
 
-import { ConfigError, type Schema } from './schema.ts';
+import { ConfigError, type Schema } from '../config/schema.ts';
 import type { MethodDef } from './types.ts';
 
 const methods = new Map<string, MethodDef>();

@@ -2,22 +2,15 @@
 // calls `registerMethod` with one MethodDef; the hosts discover the folders (methods/all.ts
 // in Vite and vitest, src/cli/methods.ts in Node), so adding a method edits no central list.
 
-import type { GpuBuf } from '../gpu/arena.ts';
 import type { ByCategory } from '../gpu/ledger.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { BasePrecision } from '../model/decoder.ts';
 import type { CausalLM } from '../model/load.ts';
-import type { TrainerConfig } from '../train/config.ts';
-import type { ConfigOf, Schema } from './schema.ts';
+import type { TrainerConfig } from '../config/trainer.ts';
+import type { Batch, StepContext, StepResult, TrainedTensor } from '../optim/types.ts';
+import type { ConfigOf, Schema } from '../config/schema.ts';
 
-/** One micro-batch, row-major (B, T): inputs, next-token targets, loss mask (1 = counted). */
-export interface Batch {
-  ids: ArrayLike<number>;
-  targets: ArrayLike<number>;
-  mask: ArrayLike<number>;
-  B: number;
-  T: number;
-}
+export type { Batch, StepContext, StepResult, TrainedTensor };
 
 /** The shape of a run, known before anything is allocated. */
 export interface RunShape {
@@ -27,34 +20,9 @@ export interface RunShape {
   precision: BasePrecision;
 }
 
-export interface StepContext {
-  /** 1-based optimizer step. */
-  step: number;
-  /** Learning rate for this step (after the schedule). */
-  lr: number;
-  trainer: TrainerConfig;
-}
-
-export interface StepResult {
-  /** Mean training loss over the step's micro-batches (for MeZO: of the unperturbed mean
-   *  of the two perturbed losses). */
-  loss: number;
-  /** Global gradient norm before clipping, where the method forms a gradient; for MeZO the
-   *  absolute projected gradient. */
-  gradNorm?: number;
-}
-
 export interface ExportFile {
   name: string;
   bytes: Uint8Array;
-}
-
-/** A trained tensor on the GPU, by the name its gradient has in the model's backward. */
-export interface TrainedTensor {
-  name: string;
-  buf: GpuBuf;
-  /** f32 values. */
-  n: number;
 }
 
 /** What `attach` gives: the run's trainable state on the GPU. */
@@ -107,6 +75,11 @@ export interface MethodDef<S extends Schema = Schema> {
   /** Throws a ConfigError naming the flag when the config cannot work on this model/shape
    *  (a rank larger than the layer, a target the architecture lacks); no GPU work. */
   check(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): void;
+  /** The nearest settings of this method that run on this base when `cfg` cannot (MeZO on a
+   *  quantized base perturbs LoRA adapters: ZO-LoRA), with a one-line note saying what
+   *  changed; undefined when `cfg` fits as it is or nothing close does. A comparison queues
+   *  each method with what this gives; no GPU work. */
+  fitToBase?(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): { config: ConfigOf<S>; note: string } | undefined;
   /** Bytes per ledger category at the run's peak, before anything is allocated. */
   estimateMemory(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape, trainer: TrainerConfig): ByCategory;
   attach(model: CausalLM, cfg: ConfigOf<S>, opts: AttachOptions): Promise<Trainable>;

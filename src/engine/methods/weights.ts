@@ -5,7 +5,7 @@ import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { CausalLM } from '../model/load.ts';
-import { ConfigError } from './schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from './types.ts';
 
 /** A parameter's checkpoint shape from its name (1-D for norms and biases). */

@@ -16,7 +16,7 @@ import { sampleTokenGpu } from '../kernels/sample.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import { HEAD_CHUNK_FLOATS, headChunkRows } from './memory.ts';
 import type { Checkpoint } from '../io/model-files.ts';
-import { quantize, type QuantFormat } from '../quant/block.ts';
+import { quantize, type QuantFormat, type QuantTensor } from '../quant/block.ts';
 import type { ModelSpec } from './config.ts';
 import { GREEDY, type SamplingOptions } from './sampling.ts';
 
@@ -174,6 +174,14 @@ export class WeightLoader {
     return this.ckpt.readF32(name);
   }
 
+  /** The tensor as stored blocks of `format`, when the checkpoint holds it so (shape checked). */
+  private async blocks(name: string, shape: readonly number[], format: QuantFormat): Promise<QuantTensor | undefined> {
+    if (!this.ckpt.has(name)) return undefined;
+    const got = this.ckpt.info(name).shape;
+    if (got.join(',') !== shape.join(',')) throw new Error(`${this.where}: tensor "${name}" has shape [${got}], the config implies [${shape}]`);
+    return this.ckpt.readBlocks(name, format);
+  }
+
   /** An f32 tensor on the GPU, listed in `params` (trainable). */
   async tensor(name: string, shape: readonly number[], data?: Float32Array): Promise<GpuBuf> {
     const b = await this.gpu.upload('weights', data ?? (await this.read(name, shape)), name, this.arena);
@@ -192,7 +200,7 @@ export class WeightLoader {
     if (precision === 'f32' || this.opts.quantizeEmbeddings === false) {
       return { name, w: { kind: 'f32', buf: await this.tensor(`${name}.weight`, [V, C]), layout: 'out-in' }, out: V, in: C };
     }
-    const q = await uploadQuant(this.gpu, quantize(await this.read(`${name}.weight`, [V, C]), V, C, precision), `${name}.weight`, this.arena);
+    const q = await uploadQuant(this.gpu, (await this.blocks(`${name}.weight`, [V, C], precision)) ?? quantize(await this.read(`${name}.weight`, [V, C]), V, C, precision), `${name}.weight`, this.arena);
     this.done(`${name}.weight`);
     return { name, w: { kind: 'quant', q, layout: 'out-in' }, out: V, in: C };
   }
@@ -206,9 +214,13 @@ export class WeightLoader {
     if (precision === 'f32') w = { kind: 'f32', buf: await this.tensor(`${name}.weight`, shape), layout };
     else {
       // Blocks run along the input dimension, so a Conv1D (in, out) weight is transposed first.
-      const data = await this.read(`${name}.weight`, shape);
-      const rows = layout === 'out-in' ? data : transpose(data, inp, out);
-      w = { kind: 'quant', q: await uploadQuant(this.gpu, quantize(rows, out, inp, precision), `${name}.weight`, this.arena), layout };
+      // A file already holding these blocks (GGUF Q8_0 / Q4_0) is taken as it is.
+      let q = layout === 'out-in' ? await this.blocks(`${name}.weight`, shape, precision) : undefined;
+      if (!q) {
+        const data = await this.read(`${name}.weight`, shape);
+        q = quantize(layout === 'out-in' ? data : transpose(data, inp, out), out, inp, precision);
+      }
+      w = { kind: 'quant', q: await uploadQuant(this.gpu, q, `${name}.weight`, this.arena), layout };
       this.done(`${name}.weight`);
     }
     const l: Linear = { name, w, b: bias ? await this.tensor(`${name}.bias`, [out]) : undefined, out, in: inp };

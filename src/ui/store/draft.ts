@@ -2,7 +2,7 @@
 // the text in their inputs, so a half-typed "1e-" is kept), checked field by field against
 // the schema with the engine's own parser, and turned into a RunRequestData.
 
-import { parseConfig, type Field, type Schema } from '../../engine/methods/schema.ts';
+import { parseConfig, type Field, type Schema } from '../../engine/config/schema.ts';
 import type { DataSettings, MethodInfo, RunRequestData } from '../../engine/runs.ts';
 
 export type Raw = string | boolean;

@@ -7,11 +7,11 @@ import { zeroByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { Optimizer, optimizerBytes, type TrainParam } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes, type TrainParam } from '../../optim/optimizer.ts';
 import { FirstOrderState } from '../state.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, type ConfigOf } from '../schema.ts';
+import { ConfigError, type ConfigOf } from '../../config/schema.ts';
 import type { AttachOptions, ExportFile, MethodDef, RunShape } from '../types.ts';
 
 export const FULL_SCHEMA = {

@@ -14,7 +14,7 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { registerMethod } from '../registry.ts';
 import { readTensors, writeTensors } from '../state.ts';
 import { spsaStep } from '../zeroth-order.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import type { TrainedTensor, AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 import { checkLora, type LoraSet, type LoraShape } from '../lora/adapter.ts';
@@ -121,6 +121,10 @@ export const mezo: MethodDef<typeof MEZO_SCHEMA> = registerMethod({
   schema: MEZO_SCHEMA,
   trainerDefaults: { lr: 1e-4, optimizer: 'sgd', maxGradNorm: 0 },
   check: (spec, cfg, shape) => check(cfg, shape.precision, spec),
+  fitToBase(_spec, cfg, shape) {
+    if (cfg.trainable !== 'all' || shape.precision === 'f32') return undefined;
+    return { config: { ...cfg, trainable: 'lora' }, note: `ZO-LoRA: a ${shape.precision} base has no f32 weights to perturb, so MeZO perturbs rank-${cfg.rank} LoRA adapters` };
+  },
   estimateMemory(spec, cfg, shape) {
     const m = zeroByCategory();
     m.weights = weightBytes(spec, shape.precision);

@@ -49,7 +49,7 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { blocksPerRow, f16ToF32, QBLOCK } from '../../quant/block.ts';
 import { meanLoss, sampleSeed } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import { selectLinears } from '../targets.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, RunShape, StepContext, StepResult, TrainedTensor, Trainable } from '../types.ts';
 

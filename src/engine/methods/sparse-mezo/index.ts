@@ -31,7 +31,7 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { parameterNames } from '../full/index.ts';
 import { spsaStep } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, TrainedTensor, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 
