@@ -3,7 +3,7 @@
 // and as a fraction of the copy bandwidth measured in the same run (src/engine/bench/suite.ts
 // copyBandwidth: the faster of a copy kernel and the device's buffer copy, read + written):
 //   gemv / qgemv   Y (1, N) = x·Wᵀ, bytes = W (f32, or codes + scales) + x + y; beside the
-//                  matmul / qmatmul tile at M = 1 (the path before)
+//                  tuned matmul / the qmatmul tile at M = 1 (the path before)
 //   attn decode    flash-decoding over Tk cached keys, bytes = the K and V rows read; beside
 //                  attention.wgsl's fwd4 (a thread per head over every key)
 // Quick mode: the 1536 x 576 layer and Tk = 256 only.
@@ -12,7 +12,7 @@ import type { Gpu } from '../../src/engine/gpu/gpu.ts';
 import { copyBandwidth } from '../../src/engine/bench/suite.ts';
 import { attentionDecode, attentionDecodeScratchFloats, attentionForward, decodeSplits } from '../../src/engine/kernels/attention.ts';
 import { chosenGemvVariant, gemv, gemvVariants, tuneGemv } from '../../src/engine/kernels/gemv.ts';
-import { matmul } from '../../src/engine/kernels/matmul.ts';
+import { chosenMatmulVariant, matmul, tuneMatmul } from '../../src/engine/kernels/matmul.ts';
 import { qgemv, qmatmulForward } from '../../src/engine/kernels/qmatmul.ts';
 import { allocQuant, quantizeGpu } from '../../src/engine/kernels/quant.ts';
 import { QUANT_FORMATS, quantBytes } from '../../src/engine/quant/block.ts';
@@ -29,6 +29,8 @@ export async function bench(gpu: Gpu, ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [row('copy', 'best of kernel / buffer copy', `${(copy.bytes / 2 ** 20).toFixed(0)} MiB`, copy.ms, 0, copy.bytes)];
   const of = (r: BenchRow): BenchRow => ({ ...r, ofCopy: r.gbps / copy.gbps });
   await tuneGemv(gpu, ctx.autotuner);
+  await tuneMatmul(gpu, ctx.autotuner); // "before" is the matmul variant generation used: the tuned one
+  const mmVariant = chosenMatmulVariant(gpu) ?? 'reg';
   const layers: [string, number, number][] = ctx.quick
     ? [['gate/up', 1536, 576]]
     : [['q/o', 576, 576], ['k/v', 192, 576], ['gate/up', 1536, 576], ['down', 576, 1536], ['lm head', 49152, 576]];
@@ -46,7 +48,7 @@ export async function bench(gpu: Gpu, ctx: BenchContext): Promise<BenchRow[]> {
       rows.push(of(row('gemv f32', v, shape, ms, 2 * N * K, 4 * N * K + io, v === chosenGemvVariant(gpu))));
     }
     const mm = await ctx.time(() => matmul(gpu, x, w, y, { layout: 'NT', M: 1, N, K }));
-    rows.push(of(row('gemv f32', 'matmul tile (before)', shape, mm, 2 * N * K, 4 * N * K + io)));
+    rows.push(of(row('gemv f32', `matmul ${mmVariant} (before)`, shape, mm, 2 * N * K, 4 * N * K + io)));
     for (const f of ctx.quick ? (['q4'] as const) : QUANT_FORMATS) {
       const q = await allocQuant(arena, f, N, K, `w.${f}`, 'scratch');
       quantizeGpu(gpu, w, q);
