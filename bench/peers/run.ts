@@ -6,7 +6,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -117,7 +117,9 @@ export async function runLlamaCppPeer(rows: readonly DecodeBenchRow[], _gpu: Gpu
     host.onProgress?.(`peer llama.cpp: ${r.label}`);
     const gguf = join(dir, `${r.label.replace(/[^a-z0-9]+/gi, '-')}.gguf`);
     await writeGguf(host, r, gguf);
-    const v = await runPeer(file, { gguf, prompt: r.promptIds ?? [], tokens: r.tokens, threads: availableParallelism() }, 15 * 60_000);
+    // one thread: on a machine shared by other jobs, llama.cpp's spinning thread pool oversubscribed
+    // the cores and ran ~10× slower with 2 threads than with 1 (measured here)
+    const v = await runPeer(file, { gguf, prompt: r.promptIds ?? [], tokens: r.tokens, threads: 1 }, 15 * 60_000);
     rmSync(gguf, { force: true });
     const ms = typeof v.msPerToken === 'number' && Number.isFinite(v.msPerToken) ? v.msPerToken : undefined;
     results.push(ms === undefined

@@ -113,6 +113,18 @@ export function activationBytes(s: ModelSpec, B: number, T: number, train: boole
   return bytes + layerSets * perLayer + head + loss + grad + back + (train ? 2 : 1) * extraPerToken * N * 4;
 }
 
+/** Bytes of one uniform ring (gpu.ts: 512 dispatch slots of 256 B). */
+export const RING_BYTES = 512 * 256;
+
+/**
+ * The device's uniform rings, real memory on the ledger ('scratch'): one per 512 dispatches
+ * recorded between two submits, and a steady-state step records all of its dispatches
+ * before one submit (about 64 per layer, counted on tiny-kjv by bench:train), up to 16.
+ */
+export function ringBytes(s: ModelSpec): number {
+  return Math.max(1, Math.min(16, Math.ceil((64 * s.layers + 64) / 512))) * RING_BYTES;
+}
+
 /**
  * Scratch a training step holds at its peak: the gradients of frozen norm weights (their
  * kernels write one anyway; `frozenNorms` defaults to all of them) and the loss readback.
