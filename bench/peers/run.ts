@@ -117,8 +117,9 @@ export async function runLlamaCppPeer(rows: readonly DecodeBenchRow[], _gpu: Gpu
     host.onProgress?.(`peer llama.cpp: ${r.label}`);
     const gguf = join(dir, `${r.label.replace(/[^a-z0-9]+/gi, '-')}.gguf`);
     await writeGguf(host, r, gguf);
-    // one thread: on a machine shared by other jobs, llama.cpp's spinning thread pool oversubscribed
-    // the cores and ran ~10× slower with 2 threads than with 1 (measured here)
+    // one thread: on a machine shared by other jobs, llama.cpp's spinning thread pool
+    // oversubscribes the cores (2 threads gave 720 ms/token on tiny-kjv under load, which is
+    // contention, not llama.cpp); webtune's SwiftShader uses what it gets
     const v = await runPeer(file, { gguf, prompt: r.promptIds ?? [], tokens: r.tokens, threads: 1 }, 15 * 60_000);
     rmSync(gguf, { force: true });
     const ms = typeof v.msPerToken === 'number' && Number.isFinite(v.msPerToken) ? v.msPerToken : undefined;
