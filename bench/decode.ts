@@ -12,7 +12,10 @@ import { has, pick, setup, table, writeResult } from './suite-node.ts';
 const { gpu, host } = await setup();
 const copy = await copyBandwidth(gpu);
 const rows = [];
-for (const c of pick(DECODE_CONFIGS)) rows.push(await benchDecode(gpu, host, c, copy));
+for (const c of pick(DECODE_CONFIGS)) {
+  rows.push(await benchDecode(gpu, host, c, copy));
+  writeResult('decode.json', { adapter: gpu.adapterKey, date: new Date().toISOString(), partial: true, copy, decode: rows }); // kept if a later row is cut short
+}
 console.log(`\nadapter: ${gpu.adapterKey}; copy kernel ${copy.gbps.toFixed(2)} GB/s\n`);
 console.log(table(rows.map((r) => ({
   config: r.label, 'ms/token': r.msPerToken, 'tok/s': r.tokensPerSec, 'weight MB/token': r.weightBytesPerToken / 1e6, 'of copy bandwidth': r.bandwidthFraction,

@@ -18,6 +18,9 @@ export interface BenchRow {
   /** Whether the autotune picked this variant for this shape. */
   chosen: boolean;
   ms: number;
+  /** gbps as a fraction of the copy bandwidth measured in the same run (bandwidth-bound
+   *  kernels: decoding's GEMV and attention). */
+  ofCopy?: number;
 }
 
 export interface BenchContext {

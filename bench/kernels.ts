@@ -47,9 +47,10 @@ for (const f of files) {
   for (const r of got) {
     rows.push(r);
     console.log(
-      [r.kernel.padEnd(18), r.variant.padEnd(14), r.shape.padEnd(30), r.ms.toFixed(2).padStart(10), 'ms',
+      [r.kernel.padEnd(18), r.variant.padEnd(26), r.shape.padEnd(34), r.ms.toFixed(2).padStart(10), 'ms',
         r.gflops ? r.gflops.toFixed(2).padStart(8) + ' GFLOPS' : ''.padStart(15),
-        r.gbps ? r.gbps.toFixed(2).padStart(8) + ' GB/s' : '', r.chosen ? '  <- chosen' : ''].join(' '),
+        r.gbps ? r.gbps.toFixed(2).padStart(8) + ' GB/s' : '', r.ofCopy !== undefined ? `${(100 * r.ofCopy).toFixed(0).padStart(4)} % of copy` : '',
+        r.chosen ? '  <- chosen' : ''].join(' '),
     );
   }
 }

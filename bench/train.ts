@@ -13,7 +13,10 @@ const { gpu, host } = await setup();
 const copy = await copyBandwidth(gpu);
 const roof = new Map<string, MatmulBench>();
 const rows = [];
-for (const c of pick(TRAIN_CONFIGS)) rows.push(await benchTrain(gpu, host, c, roof));
+for (const c of pick(TRAIN_CONFIGS)) {
+  rows.push(await benchTrain(gpu, host, c, roof));
+  writeResult('train.json', { adapter: gpu.adapterKey, date: new Date().toISOString(), partial: true, copy, train: rows }); // kept if a later row is cut short
+}
 console.log(`\nadapter: ${gpu.adapterKey}; copy kernel ${copy.gbps.toFixed(2)} GB/s\n`);
 console.log(table(rows.map((r) => ({
   config: r.label, 'B×T': `${r.B}×${r.T}`, 'ms/step': r.msPerStep, 'tok/s': r.tokensPerSec, GFLOPS: r.gflops, 'roofline': r.rooflineFraction,

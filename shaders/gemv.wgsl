@@ -227,3 +227,36 @@ fn cols(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   putQ(0u, c0, a0); putQ(1u, c0, a1); putQ(2u, c0, a2); putQ(3u, c0, a3);
   putQ(4u, c0, a4); putQ(5u, c0, a5); putQ(6u, c0, a6); putQ(7u, c0, a7);
 }
+
+// ---- swiglu_v: a Llama MLP's gate and up projections and SwiGLU in one pass -------------
+// Y (1, N) = silu(x·Wgᵀ) ⊙ (x·Wuᵀ) for one row of X (a generated token), K % 4 == 0: a
+// thread per 4 rows of Wg and of Wu (as row_v), x loaded once for both; silu(g) = g·σ(g) with
+// σ from e = exp(−|g|) as activation.wgsl's swiglu_fwd. One dispatch and no (1, I) gate and
+// up buffers instead of three dispatches.
+// Bindings: 1 X, 2 Wg, 3 Wu, 4 Y (rw). Grid: ceil(N / (4·WG)) (folded).
+@group(0) @binding(3) var<storage, read> Wu4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> Yg: array<f32>;
+
+fn sigmoid(t: f32) -> f32 {
+  let e = exp(-abs(t));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), t >= 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn swiglu_v(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n0 = (gid.x + gid.y * nwg.x * WG) * 4u;
+  if (n0 >= p.N) { return; }
+  let o = rows4(n0) / 4u;
+  var ag = mat4x4f();
+  var au = mat4x4f();
+  for (var k = 0u; k < p.K / 4u; k++) {
+    let x = X4[k];
+    ag = fma4(ag, x, mat4x4f(W4[o.x + k], W4[o.y + k], W4[o.z + k], W4[o.w + k]));
+    au = fma4(au, x, mat4x4f(Wu4[o.x + k], Wu4[o.y + k], Wu4[o.z + k], Wu4[o.w + k]));
+  }
+  let g = hsum(ag);
+  let u = hsum(au);
+  for (var c = 0u; c < 4u; c++) {
+    if (n0 + c < p.N) { Yg[n0 + c] = g[c] * sigmoid(g[c]) * u[c]; }
+  }
+}

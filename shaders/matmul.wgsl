@@ -17,6 +17,8 @@
 //   tiled  workgroup-memory tiling for real GPUs: 16x16 threads stage a (64 x 16) slice of
 //          op(A) and a (16 x 64) slice of op(B) in shared memory per K step, then each
 //          thread accumulates a 4x4 tile of the 64x64 C tile. Grid: (ceil(N/64), ceil(M/64), batch).
+//   tiled128  the same with a 128x64 C tile, slices staged as vec4 and 8x4 outputs per thread
+//          (12 KiB of workgroup memory). Grid: (ceil(N/64), ceil(M/128), batch).
 // Tiles entirely inside C take an unchecked fast path; edge tiles load with bounds checks.
 // A third variant, 'sg' (register tiling with subgroup broadcasts), is shaders/matmul_sg.wgsl:
 // it needs `enable subgroups;`, which would stop this file compiling without the feature.
@@ -168,6 +170,51 @@ fn tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
   store(b * p.strideC, mT + lid.y * 4u, nT + lid.x * 4u, acc);
+}
+
+// ---- tiled128: a 128x64 C tile, vec4 workgroup reads, 8x4 outputs per thread ------------
+// 16x16 threads; per K step of 16 they stage a (16 x 128) slice of op(A) and a (16 x 64)
+// slice of op(B) as vec4 (four consecutive m, or n) in workgroup memory (12 KiB), then
+// thread (x, y) accumulates rows 4y .. 4y+3 and 64 + 4y .. 64 + 4y+3 of the tile against
+// columns 4x .. 4x+3: three vec4 reads from workgroup memory per 32 multiply-adds.
+// Grid: (ceil(N/64), ceil(M/128), batch).
+var<workgroup> sA4: array<vec4f, 512>;  // (16, 32): sA4[k * 32 + i] = op(A)[4i .. 4i+3, k]
+var<workgroup> sB4: array<vec4f, 256>;  // (16, 16): sB4[k * 16 + j] = op(B)[k, 4j .. 4j+3]
+
+@compute @workgroup_size(16, 16, 1)
+fn tiled128(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = wg.z;
+  let a0 = b * p.strideA;
+  let b0 = b * p.strideB;
+  let mT = wg.y * 128u;
+  let nT = wg.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var c0 = mat4x4<f32>();  // column j: C[mT + 4y .. +3, nT + 4x + j]
+  var c1 = mat4x4<f32>();  // the same 64 rows further down
+  for (var k0 = 0u; k0 < p.K; k0 += 16u) {
+    for (var r = 0u; r < 2u; r++) {
+      let e = t + r * 256u;
+      let kk = k0 + e / 32u;
+      let m = mT + 4u * (e % 32u);
+      sA4[e] = vec4f(ldAc(a0, m, kk), ldAc(a0, m + 1u, kk), ldAc(a0, m + 2u, kk), ldAc(a0, m + 3u, kk));
+    }
+    {
+      let kk = k0 + t / 16u;
+      let n = nT + 4u * (t % 16u);
+      sB4[t] = vec4f(ldBc(b0, kk, n), ldBc(b0, kk, n + 1u), ldBc(b0, kk, n + 2u), ldBc(b0, kk, n + 3u));
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let av = sA4[kk * 32u + lid.y];
+      let aw = sA4[kk * 32u + 16u + lid.y];
+      let bv = sB4[kk * 16u + lid.x];
+      c0 += mat4x4<f32>(av * bv.x, av * bv.y, av * bv.z, av * bv.w);
+      c1 += mat4x4<f32>(aw * bv.x, aw * bv.y, aw * bv.z, aw * bv.w);
+    }
+    workgroupBarrier();
+  }
+  store(b * p.strideC, mT + 4u * lid.y, nT + 4u * lid.x, c0);
+  store(b * p.strideC, mT + 64u + 4u * lid.y, nT + 4u * lid.x, c1);
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)

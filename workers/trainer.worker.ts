@@ -21,6 +21,7 @@ import { loadModel, type CausalLM } from '../src/engine/model/load.ts';
 import { Gpu } from '../src/engine/gpu/gpu.ts';
 import { browserHost } from '../src/engine/gpu/host-browser.ts';
 import { kernelSelfTest } from '../src/engine/selftest.ts';
+import { DECODE_CONFIGS, runSuite, TRAIN_CONFIGS } from '../src/engine/bench/suite.ts';
 import '../src/engine/methods/all.ts';
 import { RunManager } from '../src/engine/runs.ts';
 import { TextStream } from '../src/engine/data/text-stream.ts';
@@ -166,6 +167,16 @@ const api: EngineApi = {
     const g = await device();
     const check = await kernelSelfTest(g, Date.now() % 2 ** 32);
     return { ...check, ledger: g.ledger.snapshot() };
+  },
+
+  benchmark(full = false) {
+    return exclusive(async () => {
+      const g = await device();
+      if (!isTuned(g)) await tuneKernels(g);
+      const tinyKjv = () => urlModelFiles(new URL('/models/tiny-kjv/', self.location.origin).href, 'builtin:tiny-kjv');
+      const mine = <C extends { model: string }>(c: C) => full || c.model === 'tiny-kjv';
+      return runSuite(g, { tinyKjv }, { train: TRAIN_CONFIGS.filter(mine), decode: DECODE_CONFIGS.filter(mine) });
+    });
   },
 
   subscribe(listener) {

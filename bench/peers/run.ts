@@ -5,13 +5,14 @@
 // prints one JSON line; each result carries its ratio to webtune's row of the same run.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { modelFiles, type DecodeBenchRow, type SuiteHost, type TrainBenchRow } from '../../src/engine/bench/suite.ts';
 import type { Gpu } from '../../src/engine/gpu/gpu.ts';
+import { writeMergedGguf } from '../../src/engine/export/merged-gguf.ts';
 import { readText } from '../../src/engine/io/model-files.ts';
 import { parseModelConfig } from '../../src/engine/model/config.ts';
 
@@ -90,21 +91,24 @@ export async function runTfjsPeer(rows: readonly TrainBenchRow[], _gpu: Gpu, hos
   return results;
 }
 
-/** What the merged-model GGUF writer (another branch) gives this harness, when it has landed. */
-type GgufWriter = (gpu: Gpu, files: SuiteHost, row: DecodeBenchRow) => Promise<Uint8Array>;
-
-async function findGgufWriter(): Promise<GgufWriter | string> {
-  const path = '../../src/engine/export/gguf-merged.ts';
-  if (!existsSync(join(HERE, path))) return 'webtune has no merged-model GGUF writer on this branch yet (src/engine/export/gguf-merged.ts); llama.cpp needs the model as GGUF';
-  return 'the merged-model GGUF writer is present but not wired into this harness yet';
+/** The same model as the decode row, as a GGUF file by webtune's merged-model writer (no
+ *  adapter: the base itself), F32 for an f32 row, Q4_0 (also 4.5 bits a weight) for q4. */
+async function writeGguf(host: SuiteHost, r: DecodeBenchRow, path: string): Promise<void> {
+  const fd = openSync(path, 'w');
+  await writeMergedGguf(modelFiles(host, r.model), [], {
+    async write(bytes) {
+      writeSync(fd, bytes);
+    },
+    async close() {
+      closeSync(fd);
+    },
+  }, { type: r.precision === 'f32' ? 'F32' : r.precision === 'q8' ? 'Q8_0' : 'Q4_0', precision: 'f32' });
 }
 
 /** llama.cpp (node-llama-cpp, CPU) on the same model as GGUF, for each decode row. */
-export async function runLlamaCppPeer(rows: readonly DecodeBenchRow[], gpu: Gpu, host: SuiteHost): Promise<PeerResult[]> {
+export async function runLlamaCppPeer(rows: readonly DecodeBenchRow[], _gpu: Gpu, host: SuiteHost): Promise<PeerResult[]> {
   if (rows.length === 0) return [];
   ensureInstalled();
-  const writer = await findGgufWriter();
-  if (typeof writer === 'string') return rows.map((r) => ({ peer: 'llama.cpp', config: r.label, ok: false, summary: `llama.cpp peer missing: ${writer}` }));
   const file = await bundle('llama-decode', ['node-llama-cpp']);
   const results: PeerResult[] = [];
   const dir = join(tmpdir(), 'webtune-bench-gguf');
@@ -112,8 +116,12 @@ export async function runLlamaCppPeer(rows: readonly DecodeBenchRow[], gpu: Gpu,
   for (const r of rows) {
     host.onProgress?.(`peer llama.cpp: ${r.label}`);
     const gguf = join(dir, `${r.label.replace(/[^a-z0-9]+/gi, '-')}.gguf`);
-    writeFileSync(gguf, await writer(gpu, host, r));
-    const v = await runPeer(file, { gguf, prompt: r.promptIds ?? [], tokens: r.tokens }, 15 * 60_000);
+    await writeGguf(host, r, gguf);
+    // one thread: on a machine shared by other jobs, llama.cpp's spinning thread pool
+    // oversubscribes the cores (2 threads gave 720 ms/token on tiny-kjv under load, which is
+    // contention, not llama.cpp); webtune's SwiftShader uses what it gets
+    const v = await runPeer(file, { gguf, prompt: r.promptIds ?? [], tokens: r.tokens, threads: 1 }, 15 * 60_000);
+    rmSync(gguf, { force: true });
     const ms = typeof v.msPerToken === 'number' && Number.isFinite(v.msPerToken) ? v.msPerToken : undefined;
     results.push(ms === undefined
       ? { peer: 'llama.cpp', config: r.label, ok: false, summary: `llama.cpp did not finish: ${String(v.error ?? 'no result')}` }

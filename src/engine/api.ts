@@ -3,6 +3,7 @@
 // name and message (comlink's throw handler). Events reach the page through a callback
 // passed with comlink's `proxy`.
 
+import type { SuiteResult } from './bench/suite.ts';
 import type { AdapterSummary, GpuEvent } from './gpu/gpu.ts';
 import type { LedgerSnapshot } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
@@ -108,6 +109,9 @@ export interface EngineApi {
   probe(): Promise<ProbeResult>;
   /** Run a kernel in the worker against its CPU reference. Throws if there is no device. */
   selfTest(): Promise<SelfTestResult>;
+  /** "Benchmark this GPU": copy bandwidth, the matmul roofline and the tiny-kjv training and
+   *  decoding benchmarks (with `full`, the SmolLM2-135M-shaped ones too) on this device. */
+  benchmark(full?: boolean): Promise<SuiteResult>;
   /** Receive device events, ledger changes, load progress and generated tokens. */
   subscribe(listener: (e: EngineEvent) => void): void;
   /**

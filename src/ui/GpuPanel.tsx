@@ -14,6 +14,47 @@ const LIMITS = [
   ['maxComputeInvocationsPerWorkgroup', 'Threads per workgroup'],
 ] as const;
 
+const pct = (x: number) => `${(100 * x).toFixed(0)} %`;
+
+/** "Benchmark this GPU": the worker runs the copy, matmul, training and decoding benchmarks
+ *  (engine/bench/suite.ts, the set `npm run bench:gpu` runs in Node) and this shows the table. */
+function Benchmark() {
+  const r = useStore((s) => s.bench);
+  const running = useStore((s) => s.benchRunning);
+  const error = useStore((s) => s.benchError);
+  const run = useStore((s) => s.runBenchmark);
+  return (
+    <div data-testid="gpu-benchmark">
+      <h3>Benchmark</h3>
+      <button type="button" onClick={() => void run()} disabled={running}>
+        {running ? 'Benchmarking… (a minute or more)' : 'Benchmark this GPU'}
+      </button>
+      {error && <p className="problem" role="alert">The benchmark stopped: {error.message}</p>}
+      {r && (
+        <>
+          <p className="muted">
+            Copy {r.copy.gbps.toFixed(2)} GB/s; best matmul {Math.max(0, ...r.matmul.map((m) => m.gflops)).toFixed(2)} GFLOPS. Ratios are
+            within this run: training against the matmul roofline at each layer's shape, decoding against the copy bandwidth.
+          </p>
+          <table data-testid="gpu-benchmark-table">
+            <thead>
+              <tr><th>benchmark</th><th>ms</th><th>tokens/s</th><th>of roofline / bandwidth</th><th>buffers created</th><th>submits</th></tr>
+            </thead>
+            <tbody>
+              {r.train.map((t) => (
+                <tr key={`t${t.label}`}><td>train {t.label} (B={t.B}, T={t.T})</td><td>{t.msPerStep.toFixed(0)} / step</td><td>{t.tokensPerSec.toFixed(0)}</td><td>{pct(t.rooflineFraction)}</td><td>{t.bufferCreations}</td><td>{t.submits}</td></tr>
+              ))}
+              {r.decode.map((d) => (
+                <tr key={`d${d.label}`}><td>decode {d.label}</td><td>{d.msPerToken.toFixed(1)} / token</td><td>{d.tokensPerSec.toFixed(1)}</td><td>{pct(d.bandwidthFraction)}</td><td>{d.bufferCreations}</td><td>{d.submits}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </div>
+  );
+}
+
 export function GpuPanel() {
   const a = useStore((s) => s.adapter);
   const messages = useStore((s) => s.deviceMessages);
@@ -57,6 +98,7 @@ export function GpuPanel() {
           </div>
         ))}
       </dl>
+      <Benchmark />
       {messages.length > 0 && (
         <div className="problem" role="status">
           <h3>Device messages</h3>

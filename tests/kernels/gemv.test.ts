@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Autotuner } from '../../src/engine/gpu/autotune.ts';
-import { chosenGemvVariant, gemv, gemvVariants, tuneGemv, type GemvShape, type GemvVariant } from '../../src/engine/kernels/gemv.ts';
-import { gemvRef } from '../../src/engine/kernels/gemv.ref.ts';
+import { chosenGemvVariant, gemv, gemvSwiglu, gemvVariants, tuneGemv, type GemvShape, type GemvVariant } from '../../src/engine/kernels/gemv.ts';
+import { gemvRef, gemvSwigluRef } from '../../src/engine/kernels/gemv.ref.ts';
 import { expectClose, randn, testGpu, upload } from '../helpers/gpu.ts';
 
 // f32 sums of at most ~300 products of values in [-1, 1]: atol 1e-4, rtol 1e-4.
@@ -37,6 +37,18 @@ describe('gemv', () => {
   }, 120_000);
   it('NN (a Conv1D weight stored (K, N)): Y = X·W (+ beta·Y) at awkward shapes', async () => {
     for (const [i, [M, N, K]] of SHAPES.entries()) await check({ layout: 'NN', M, N, K, beta: i % 2 ? 0 : -1 }, undefined, i * 5);
+  });
+  it('gate, up and SwiGLU fused for one token: y = silu(x·Wgᵀ) ⊙ (x·Wuᵀ) at awkward shapes', async () => {
+    const gpu = await testGpu();
+    for (const [i, [N, K]] of ([[1, 4], [7, 36], [301, 64], [13, 132]] as const).entries()) {
+      const x = randn(K, i + 40, -2, 2);
+      const wg = randn(N * K, i + 41);
+      const wu = randn(N * K, i + 42);
+      const [bx, bg, bu, by] = [await upload(gpu, x), await upload(gpu, wg), await upload(gpu, wu), await upload(gpu, new Float32Array(N).fill(NaN))];
+      gemvSwiglu(gpu, bx, bg, bu, by, N, K);
+      expectClose(await gpu.readF32(by), gemvSwigluRef(x, wg, wu, N, K), ATOL, RTOL, `swiglu ${N}x${K}`);
+      for (const b of [bx, bg, bu, by]) b.release();
+    }
   });
   it('rejects more than 8 rows and buffers too small for the shape', async () => {
     const gpu = await testGpu();

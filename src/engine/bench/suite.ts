@@ -13,7 +13,7 @@ import { countsDelta, countsPer, type DeviceCounts } from '../gpu/counters.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { ModelFiles } from '../io/model-files.ts';
 import { copy2d } from '../kernels/elementwise.ts';
-import { matmul, matmulVariants, type MatmulLayout } from '../kernels/matmul.ts';
+import { matmul, matmulVariants, type MatmulLayout, type MatmulVariant } from '../kernels/matmul.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { BasePrecision } from '../model/decoder.ts';
 import { loadModel, type CausalLM } from '../model/load.ts';
@@ -202,7 +202,7 @@ export function stepMatmuls(spec: ModelSpec, N: number, kind: 'full' | 'frozen' 
 }
 
 /** Best GFLOPS over the matmul variants at each shape. */
-export async function matmulRoofline(gpu: Gpu, uses: readonly MatmulUse[], cache: Map<string, MatmulBench>): Promise<MatmulBench[]> {
+export async function matmulRoofline(gpu: Gpu, uses: readonly MatmulUse[], cache: Map<string, MatmulBench>, variants: readonly MatmulVariant[] = matmulVariants(gpu)): Promise<MatmulBench[]> {
   const out: MatmulBench[] = [];
   for (const u of uses) {
     const key = `${u.layout}:${u.M}:${u.N}:${u.K}`;
@@ -216,7 +216,7 @@ export async function matmulRoofline(gpu: Gpu, uses: readonly MatmulUse[], cache
         const y = await a.alloc('scratch', sb * 4, 'mm.b');
         const c = await a.alloc('scratch', u.M * u.N * 4, 'mm.c');
         let best = { v: '', gflops: 0 };
-        for (const v of matmulVariants(gpu)) {
+        for (const v of variants) {
           const ms = await timeIt(gpu, () => matmul(gpu, x, y, c, { layout: u.layout, M: u.M, N: u.N, K: u.K }, v), 2);
           const gf = (2 * u.M * u.N * u.K) / (ms * 1e6);
           if (gf > best.gflops) best = { v, gflops: gf };
@@ -240,7 +240,9 @@ function randomIds(n: number, vocab: number, seed: number): number[] {
   });
 }
 
-export async function benchTrain(gpu: Gpu, host: SuiteHost, c: TrainBenchConfig, roofCache = new Map<string, MatmulBench>()): Promise<TrainBenchRow> {
+export async function benchTrain(
+  gpu: Gpu, host: SuiteHost, c: TrainBenchConfig, roofCache = new Map<string, MatmulBench>(), variants?: readonly MatmulVariant[],
+): Promise<TrainBenchRow> {
   host.onProgress?.(`train: ${c.label}`);
   const model: CausalLM = await loadModel(gpu, modelFiles(host, c.model), { precision: c.precision });
   try {
@@ -263,7 +265,7 @@ export async function benchTrain(gpu: Gpu, host: SuiteHost, c: TrainBenchConfig,
       const zo = plan.method.family === 'zeroth-order';
       const samples = Number((plan.config as Record<string, unknown>).samples ?? 1);
       const uses = stepMatmuls(model.spec, N, zo ? 'forward' : c.method === 'full' ? 'full' : 'frozen', zo ? 2 * samples : 1);
-      const best = await matmulRoofline(gpu, uses, roofCache);
+      const best = await matmulRoofline(gpu, uses, roofCache, variants);
       let flops = 0;
       let roofMs = 0;
       uses.forEach((u, i) => {
@@ -317,12 +319,15 @@ export interface SuiteResult {
 }
 
 /** The GPU panel's set: copy bandwidth, matmul roofline, and the configurations asked for. */
-export async function runSuite(gpu: Gpu, host: SuiteHost, which: { train?: readonly TrainBenchConfig[]; decode?: readonly DecodeBenchConfig[] }): Promise<SuiteResult> {
+export async function runSuite(
+  gpu: Gpu, host: SuiteHost,
+  which: { train?: readonly TrainBenchConfig[]; decode?: readonly DecodeBenchConfig[]; copyBytes?: number; /** the roofline's matmul variants (default: all this device runs) */ variants?: readonly MatmulVariant[] },
+): Promise<SuiteResult> {
   host.onProgress?.('copy bandwidth');
-  const copy = await copyBandwidth(gpu);
+  const copy = await copyBandwidth(gpu, which.copyBytes);
   const roof = new Map<string, MatmulBench>();
   const train: TrainBenchRow[] = [];
-  for (const c of which.train ?? []) train.push(await benchTrain(gpu, host, c, roof));
+  for (const c of which.train ?? []) train.push(await benchTrain(gpu, host, c, roof, which.variants));
   const decode: DecodeBenchRow[] = [];
   for (const c of which.decode ?? []) decode.push(await benchDecode(gpu, host, c, copy));
   return { adapter: gpu.adapterKey, copy, matmul: [...roof.values()], train, decode };

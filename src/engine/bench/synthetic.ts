@@ -83,10 +83,18 @@ export function syntheticModel(config: Record<string, unknown>, name = 'syntheti
       return out;
     },
   };
-  const cfgBytes = new TextEncoder().encode(JSON.stringify(config));
+  const text = (file: string, body: unknown): ByteSource => {
+    const bytes = new TextEncoder().encode(JSON.stringify(body));
+    return { name: `${name}/${file}`, size: bytes.length, read: async (o, l) => bytes.subarray(o, o + l) };
+  };
+  // A byte-fallback BPE tokenizer (specials and the 256 byte pieces; the other ids are
+  // unused), so exporters that need a vocabulary (GGUF for llama.cpp) can write this model.
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
   const files: Record<string, ByteSource> = {
-    'config.json': { name: `${name}/config.json`, size: cfgBytes.length, read: async (o, l) => cfgBytes.subarray(o, o + l) },
+    'config.json': text('config.json', config),
     'model.safetensors': weights,
+    'tokenizer.json': text('tokenizer.json', { version: '1.0', added_tokens: [], model: { type: 'BPE', byte_fallback: true, unk_token: '<unk>', vocab, merges: [] } }),
   };
   return {
     name,

@@ -58,7 +58,7 @@ export interface ReadPart {
 }
 
 const UNIFORM_SLOT = 256;
-/** Dispatches per uniform ring buffer (128 KiB each). */
+/** Dispatches per uniform ring buffer (128 KiB each; model/memory.ts RING_BYTES counts them). */
 export const RING_SLOTS = 512;
 export const RING_BYTES = RING_SLOTS * UNIFORM_SLOT;
 /** At most this many ring buffers (2 MiB, 8192 dispatches between submits). */

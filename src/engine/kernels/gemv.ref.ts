@@ -15,3 +15,18 @@ export function gemvRef(X: ArrayLike<number>, W: ArrayLike<number>, s: GemvShape
     }
   return Y;
 }
+
+/** y = silu(x·Wgᵀ) ⊙ (x·Wuᵀ), silu(g) = g·σ(g).  x: (K), Wg, Wu: (N, K) */
+export function gemvSwigluRef(x: ArrayLike<number>, Wg: ArrayLike<number>, Wu: ArrayLike<number>, N: number, K: number): Float64Array {
+  const y = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    let g = 0;
+    let u = 0;
+    for (let k = 0; k < K; k++) {
+      g += x[k] * Wg[n * K + k];
+      u += x[k] * Wu[n * K + k];
+    }
+    y[n] = (g / (1 + Math.exp(-g))) * u;
+  }
+  return y;
+}

@@ -96,3 +96,25 @@ export async function tuneGemv(gpu: Gpu, tuner: Autotuner, N = 1536, K = 576): P
     arena.dispose();
   }
 }
+
+const SWIGLU: KernelSpec = { shader: 'gemv', entry: 'swiglu_v', bindings: ['read', 'read', 'read', 'rw'] };
+
+/** Whether `gemvSwiglu` takes this shape: one row of X, K % 4 == 0. */
+export function gemvSwigluApplies(M: number, K: number): boolean {
+  return M === 1 && K % 4 === 0;
+}
+
+/**
+ * A Llama MLP's gate and up projections and SwiGLU fused for one generated token:
+ * y = silu(x·Wgᵀ) ⊙ (x·Wuᵀ) in one dispatch.  x: (1, K), Wg, Wu: (N, K), y: (1, N)
+ */
+export function gemvSwiglu(gpu: Gpu, X: GpuBuf, Wg: GpuBuf, Wu: GpuBuf, Y: GpuBuf, N: number, K: number): void {
+  const s: GemvShape = { layout: 'NT', M: 1, N, K };
+  if (!gemvSwigluApplies(1, K)) throw new RangeError(`gemv swiglu: K = ${K} is not a multiple of 4`);
+  need(X, K, 'X', s);
+  need(Wg, N * K, 'Wg', s);
+  need(Wu, N * K, 'Wu', s);
+  need(Y, N, 'Y', s);
+  if (N === 0) return;
+  gpu.dispatch(SWIGLU, { params: [1, N, K, f32(0)], buffers: [X, Wg, Wu, Y], grid: grid1d(Math.ceil(N / 4), WG) });
+}

@@ -2,8 +2,9 @@
 //   'NT'  Y  = X · Wᵀ   a = X (M, K), b = W (N, K), c = Y (M, N)
 //   'NN'  dX = dY · W   a = dY (M, K), b = W (K, N), c = dX (M, N)      [K = out, N = in]
 //   'TN'  dW = dYᵀ · X  a = dY (K, M), b = X (K, N), c = dW (M, N)      [K = rows]
-// M, N are C's dimensions, K the inner one. Three variants: 'reg' (barrier-free register
-// tiling, 8x8 outputs per thread), 'tiled' (workgroup memory, for real GPUs) and 'sg'
+// M, N are C's dimensions, K the inner one. Variants: 'reg' (barrier-free register
+// tiling, 8x8 outputs per thread), 'tiled' and 'tiled128' (workgroup memory, 64x64 and
+// 128x64 C tiles, for real GPUs) and 'sg'
 // (register tiling, 16x8 outputs per thread, with op(A) shared through subgroup
 // broadcasts: shaders/matmul_sg.wgsl; only where the device has the 'subgroups' feature).
 // `tuneMatmul` measures the available ones per adapter and `matmul` then uses the choice
@@ -16,7 +17,7 @@ import { f32 } from '../gpu/params.ts';
 import type { KernelSpec } from '../gpu/registry.ts';
 
 export type MatmulLayout = 'NT' | 'NN' | 'TN';
-export const MATMUL_VARIANTS = ['reg', 'tiled', 'sg'] as const;
+export const MATMUL_VARIANTS = ['reg', 'tiled', 'tiled128', 'sg'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 export interface MatmulShape {
@@ -38,15 +39,21 @@ export interface MatmulShape {
 const SPEC: Record<MatmulVariant, KernelSpec> = {
   reg: { shader: 'matmul', entry: 'reg', bindings: ['read', 'read', 'rw'] },
   tiled: { shader: 'matmul', entry: 'tiled', bindings: ['read', 'read', 'rw'] },
+  tiled128: { shader: 'matmul', entry: 'tiled128', bindings: ['read', 'read', 'rw'] },
   sg: { shader: 'matmul_sg', entry: 'sg', bindings: ['read', 'read', 'rw'] },
 };
 /** C tile (rows, columns) per workgroup. reg: 8x8 threads of 8x8 outputs; tiled: 16x16
  *  threads of 4x4; sg: one row of 16 threads (its WG default) of 16x8. */
-const C_TILE: Record<MatmulVariant, readonly [number, number]> = { reg: [64, 64], tiled: [64, 64], sg: [16, 128] };
+const C_TILE: Record<MatmulVariant, readonly [number, number]> = { reg: [64, 64], tiled: [64, 64], tiled128: [128, 64], sg: [16, 128] };
 
-/** The variants this device can run ('sg' needs the 'subgroups' feature). */
+/** The variants worth measuring on this device: 'sg' needs the 'subgroups' feature, and on a
+ *  CPU adapter (SwiftShader, the fallback adapter) the workgroup-memory variants are left
+ *  out: each workgroup barrier there is a round of coroutine switches, so they run 3-4x
+ *  slower than 'reg' and take ~14 s per pipeline to build (measured), which the start-up
+ *  autotune would pay for nothing. Every variant stays correct everywhere (the tests run all). */
 export function matmulVariants(gpu: Gpu): MatmulVariant[] {
-  return MATMUL_VARIANTS.filter((v) => v !== 'sg' || gpu.device.features.has('subgroups'));
+  const cpu = gpu.adapter.isFallbackAdapter;
+  return MATMUL_VARIANTS.filter((v) => (v !== 'sg' || gpu.device.features.has('subgroups')) && !(cpu && (v === 'tiled' || v === 'tiled128')));
 }
 
 /** The autotuned variant per device (set by `tuneMatmul`). */

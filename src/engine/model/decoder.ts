@@ -14,6 +14,7 @@ import { gemv, GEMV_MAX_ROWS } from '../kernels/gemv.ts';
 import { qgemv } from '../kernels/qmatmul.ts';
 import { sampleTokenGpu } from '../kernels/sample.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
+import { HEAD_CHUNK_FLOATS, headChunkRows } from './memory.ts';
 import type { Checkpoint } from '../io/model-files.ts';
 import { quantize, type QuantFormat, type QuantTensor } from '../quant/block.ts';
 import type { ModelSpec } from './config.ts';
@@ -248,8 +249,19 @@ async function meanOf(g: Gpu, rows: GpuBuf, count: number): Promise<number> {
 
 /** What a family's forward pass leaves for the shared code and its own backward. */
 export interface ForwardResult {
-  /** (B·T, V), or (1, V) when run with a KV cache. */
-  logits: GpuBuf;
+  /** (B·T, V), or (1, V) when run with a KV cache; absent from a pass asked for none (the
+   *  loss passes, whose fused head + cross-entropy forms the logits a chunk at a time). */
+  logits?: GpuBuf;
+  /** (B·T, C): the final norm's output, the head's input. */
+  hF: GpuBuf;
+  /** The output head, (V, C): the token embedding when tied. */
+  head: Linear;
+}
+
+/** The logits of a pass that was asked for them. */
+function logitsOf(f: ForwardResult): GpuBuf {
+  if (!f.logits) throw new Error('forward: this pass formed no logits');
+  return f.logits;
 }
 
 /** Buffers of one backward pass: the residual-stream gradient is the family's business. */
@@ -264,6 +276,9 @@ export interface BackwardContext {
 }
 
 export abstract class DecoderLM<F extends ForwardResult> {
+  /** Logits the fused head + loss forms at once at most, in floats (HEAD_CHUNK_FLOATS;
+   *  tests lower it to exercise the chunking on a tiny vocabulary). */
+  headChunkFloats = HEAD_CHUNK_FLOATS;
   /** Activations and scratch of loss / logits / training passes, planned once per shape and
    *  reused pass after pass (see MemoryPlan). */
   private passPlan: MemoryPlan | undefined;
@@ -282,10 +297,12 @@ export abstract class DecoderLM<F extends ForwardResult> {
   /** Record the forward pass into `run`; with `save`, keep what backward needs. With a KV
    *  cache (B = 1) the tokens sit at positions cache.pos …, their keys and values join the
    *  cache, and only the last position's logits are formed. */
-  protected abstract forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<F>;
+  protected abstract forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache, logits?: boolean): Promise<F>;
 
-  /** Given dL/dlogits (B·T, V), form every f32 weight's gradient in `ctx.grads`. */
-  protected abstract backward(f: F, dlogits: GpuBuf, ctx: BackwardContext): Promise<void>;
+  /** Given dL/dhF (B·T, C) (the head's input; the fused head + loss formed it and the head's
+   *  own gradients), form every other f32 weight's gradient in `ctx.grads`. `dhF` is the
+   *  pass's to reuse as scratch. */
+  protected abstract backward(f: F, dhF: GpuBuf, ctx: BackwardContext): Promise<void>;
 
   /** The arena of one pass, from the model's memory plan; hand it back with `endPass`. */
   protected beginPass(): Arena {
@@ -308,7 +325,7 @@ export abstract class DecoderLM<F extends ForwardResult> {
     const run = this.arena.child();
     try {
       const f = await this.forward(run, ids, B, T, false);
-      return await this.gpu.readF32(f.logits);
+      return await this.gpu.readF32(logitsOf(f));
     } finally {
       run.dispose();
     }
@@ -318,8 +335,8 @@ export abstract class DecoderLM<F extends ForwardResult> {
   async loss(ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number): Promise<{ loss: number; tokens: number }> {
     const run = this.beginPass();
     try {
-      const f = await this.forward(run, ids, B, T, false);
-      const { lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, B * T);
+      const f = await this.forward(run, ids, B, T, false, undefined, false);
+      const { lossRows, count } = await this.headLoss(run, f, targets, mask, B * T);
       return { loss: await meanOf(this.gpu, lossRows, count), tokens: count };
     } finally {
       this.endPass(run);
@@ -351,18 +368,15 @@ export abstract class DecoderLM<F extends ForwardResult> {
     lossOut: GpuBuf, wanted?: (name: string) => boolean,
   ): Promise<{ count: number; grads: Map<string, GpuBuf> }> {
     const N = B * T;
-    const V = this.spec.vocab;
     const g = this.gpu;
     const run = this.beginPass();
     try {
-      const f = await this.forward(run, ids, B, T, true);
-      const { tgt, msk, state, lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, N);
-      const dlogits = await run.alloc('activations', N * V * 4, 'dlogits');
-      xentChunkBackward(g, f.logits, state, tgt, msk, dlogits, N, V, 0, 1 / Math.max(1, count));
+      const f = await this.forward(run, ids, B, T, true, undefined, false);
       const ones = await run.alloc('activations', N * 4, 'ones');
       fill(g, ones, N, 1);
       const grads = new Grads(gradArena, wanted);
-      await this.backward(f, dlogits, { run, pass: { gpu: g, run, save: true }, grads, ones, B, T });
+      const { lossRows, count, dh } = await this.headLoss(run, f, targets, mask, N, { grads, ones });
+      await this.backward(f, dh, { run, pass: { gpu: g, run, save: true }, grads, ones, B, T });
       g.copy(lossRows, lossOut, N * 4);
       return { count, grads: grads.map };
     } finally {
@@ -400,7 +414,7 @@ export abstract class DecoderLM<F extends ForwardResult> {
           const f = await this.forward(step, next, 1, next.length, false, cache);
           // The token is chosen on the GPU (seeded Philox uniform number out.length): 4 bytes back.
           const chosen = await step.alloc('activations', 4, 'token');
-          sampleTokenGpu(this.gpu, f.logits, V, chosen, { ...o, index: out.length });
+          sampleTokenGpu(this.gpu, logitsOf(f), V, chosen, { ...o, index: out.length });
           id = new Uint32Array(await this.gpu.read(chosen, 4))[0];
         } finally {
           steps.end(step);
@@ -451,9 +465,10 @@ export abstract class DecoderLM<F extends ForwardResult> {
 
   /** logits = h·headᵀ for every row, or only the last row when generating (which also
    *  advances the cache past these T tokens).  h: (B·T, C), head: (V, C), f32 or quantized */
-  protected async head(run: Arena, h: GpuBuf, head: Linear, N: number, T: number, cache?: KvCache): Promise<GpuBuf> {
+  protected async head(run: Arena, h: GpuBuf, head: Linear, N: number, T: number, cache?: KvCache, formLogits = true): Promise<GpuBuf | undefined> {
     const { hidden: C, vocab: V } = this.spec;
     const g = this.gpu;
+    if (!cache && !formLogits) return undefined;
     let rows = N;
     let src = h;
     if (cache) {
@@ -467,21 +482,74 @@ export abstract class DecoderLM<F extends ForwardResult> {
     return logits;
   }
 
-  /** Per-row losses of (N, V) logits in one vocabulary chunk, and the state backward needs. */
-  private async crossEntropy(run: Arena, logits: GpuBuf, targets: ArrayLike<number>, mask: ArrayLike<number>, N: number) {
-    const V = this.spec.vocab;
+  /**
+   * The LM head and the cross-entropy fused over chunks of rows, as Liger's fused linear
+   * cross-entropy does: per chunk of Nc = headChunkRows(N, V) rows, logits (Nc, V) = h·headᵀ,
+   * their loss rows (the state of xent.wgsl over the whole vocabulary), and with `grad`
+   * dL/dlogits into a second (Nc, V) buffer, then dh rows = dlogits·head and the head's
+   * weight gradient accumulated chunk by chunk (beta = 1 after the first). The (N, V) logits
+   * exist only where they fit one chunk (N·V <= headChunkFloats), which is also where a
+   * head with a bias or an adapter stays (their backward does not accumulate over chunks).
+   * Returns the loss rows (N; 0 where mask = 0), the counted rows and dL/dh (N, C).
+   */
+  private async headLoss(run: Arena, f: F, targets: ArrayLike<number>, mask: ArrayLike<number>, N: number, grad: { grads: Grads; ones: GpuBuf }): Promise<{ lossRows: GpuBuf; count: number; dh: GpuBuf }>;
+  private async headLoss(run: Arena, f: F, targets: ArrayLike<number>, mask: ArrayLike<number>, N: number): Promise<{ lossRows: GpuBuf; count: number }>;
+  private async headLoss(run: Arena, f: F, targets: ArrayLike<number>, mask: ArrayLike<number>, N: number, grad?: { grads: Grads; ones: GpuBuf }) {
+    const { vocab: V, hidden: C } = this.spec;
     if (targets.length !== N || mask.length !== N) throw new RangeError(`loss: need ${N} targets and mask values, got ${targets.length} and ${mask.length}`);
     validateTokenIds(targets, V, 'targets');
     let count = 0;
     for (let i = 0; i < N; i++) count += mask[i] ? 1 : 0;
     const g = this.gpu;
+    const head = f.head;
+    const Nc = head.b || head.adapter ? N : headChunkRows(N, V, this.headChunkFloats);
+    const chunked = Nc < N;
+    const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
     const tgt = await g.upload('activations', Uint32Array.from(targets), 'targets', run);
     const msk = await g.upload('activations', Uint32Array.from(mask, (m) => (m ? 1 : 0)), 'mask', run);
-    const state = await run.alloc('activations', N * 3 * 4, 'xent.state');
-    const lossRows = await run.alloc('activations', N * 4, 'loss');
-    const lse = await run.alloc('activations', N * 4, 'lse');
-    xentChunkForward(g, logits, tgt, state, N, V, 0, true);
-    xentFinalize(g, state, msk, lossRows, lse, N);
-    return { tgt, msk, state, lossRows, count };
+    const lossRows = await act(N, 'loss');
+    const state = await act(Nc * 3, 'xent.state');
+    const lse = await act(Nc, 'lse');
+    const logits = await act(Nc * V, 'logits'); // (Nc, V)
+    const dlogits = grad ? await act(Nc * V, 'dlogits') : undefined;
+    const dh = grad ? await act(N * C, 'dh') : undefined; // (N, C)
+    // A chunk's rows of h, targets, mask, loss and dh (the whole buffers when one chunk).
+    const hc = chunked ? await act(Nc * C, 'h.chunk') : f.hF;
+    const tc = chunked ? await act(Nc, 'targets.chunk') : tgt;
+    const mc = chunked ? await act(Nc, 'mask.chunk') : msk;
+    const lc = chunked ? await act(Nc, 'loss.chunk') : lossRows;
+    const dhc = chunked && dh ? await act(Nc * C, 'dh.chunk') : dh;
+    const wantW = grad !== undefined && chunked && head.w.kind === 'f32' && grad.grads.wanted(`${head.name}.weight`);
+    const dW = wantW ? await grad.grads.get(`${head.name}.weight`, V * C) : undefined;
+    for (let r0 = 0; r0 < N; r0 += Nc) {
+      const n = Math.min(Nc, N - r0);
+      if (chunked) {
+        g.copy(f.hF, hc, n * C * 4, r0 * C * 4, 0);
+        g.copy(tgt, tc, n * 4, r0 * 4, 0);
+        g.copy(msk, mc, n * 4, r0 * 4, 0);
+      }
+      await linearForward({ gpu: g, run, save: false }, hc, head, logits, n);
+      xentChunkForward(g, logits, tc, state, n, V, 0, true);
+      xentFinalize(g, state, mc, lc, lse, n);
+      if (chunked) g.copy(lc, lossRows, n * 4, 0, r0 * 4);
+      if (!grad || !dlogits || !dhc || !dh) continue;
+      xentChunkBackward(g, logits, state, tc, mc, dlogits, n, V, 0, 1 / Math.max(1, count));
+      if (!chunked) {
+        await linearBackward({ gpu: g, run, save: true }, head, hc, dlogits, dhc, n, grad.grads, grad.ones);
+        continue;
+      }
+      // A plain head (no bias, no adapter): dh rows, and dW accumulated over the chunks.
+      const beta = r0 > 0 ? 1 : 0;
+      if (head.w.kind === 'quant') qmatmulBackward(g, dlogits, head.w.q, dhc, n);
+      else if (head.w.layout === 'out-in') {
+        matmul(g, dlogits, head.w.buf, dhc, { layout: 'NN', M: n, N: C, K: V });
+        if (dW) matmul(g, dlogits, hc, dW, { layout: 'TN', M: V, N: C, K: n, beta });
+      } else {
+        matmul(g, dlogits, head.w.buf, dhc, { layout: 'NT', M: n, N: C, K: V });
+        if (dW) matmul(g, hc, dlogits, dW, { layout: 'TN', M: C, N: V, K: n, beta });
+      }
+      g.copy(dhc, dh, n * C * 4, 0, r0 * C * 4);
+    }
+    return dh ? { lossRows, count, dh } : { lossRows, count };
   }
 }

@@ -114,7 +114,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     }
   }
 
-  protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<Gpt2Forward> {
+  protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache, logits = true): Promise<Gpt2Forward> {
     const s = this.spec;
     const { hidden: C, heads: H, intermediate: I, maxPositions: P } = s;
     const { idsBuf, start } = await this.begin(run, ids, B, T, save, cache);
@@ -172,11 +172,10 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const meanF = await act(N, 'mean.final');
     const rstdF = await act(N, 'rstd.final');
     layerNormForward(g, x, this.lnF.w, this.lnF.b, hF, meanF, rstdF, N, C, s.normEps);
-    const logits = await this.head(run, hF, this.wte, N, T, cache);
-    return { ids: idsBuf, pos: posBuf, xF: x, meanF, rstdF, hF, logits, saved };
+    return { ids: idsBuf, pos: posBuf, xF: x, meanF, rstdF, hF, logits: await this.head(run, hF, this.wte, N, T, cache, logits), head: this.wte, saved };
   }
 
-  protected async backward(f: Gpt2Forward, dlogits: GpuBuf, ctx: BackwardContext): Promise<void> {
+  protected async backward(f: Gpt2Forward, dhF: GpuBuf, ctx: BackwardContext): Promise<void> {
     const s = this.spec;
     const { hidden: C, heads: H, headDim: D, intermediate: I, vocab: V, maxPositions: P } = s;
     const { run, pass, grads, ones, B, T } = ctx;
@@ -187,10 +186,8 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
     const ln = async (n: Norm, dy: GpuBuf, x: GpuBuf, mean: GpuBuf, rstd: GpuBuf, dx: GpuBuf) =>
       layerNormBackward(g, dy, x, n.w, mean, rstd, dx, await grads.get(`${n.name}.weight`, C), await grads.get(`${n.name}.bias`, C), N, C);
     const dx = await act(N * C, 'dx');
-    const dh = await act(N * C, 'dh');
+    const dh = dhF; // dL/dhF, from the fused head + loss (which formed dwte's head part); then scratch
     const dn = await act(N * C, 'dnorm');
-    // logits = hF·wteᵀ
-    await lin(this.wte, f.hF, dlogits, dh);
     const dWte = this.wte.w.kind === 'f32' ? grads.map.get(`${this.prefix}wte.weight`) : undefined;
     await ln(this.lnF, dh, f.xF, f.meanF, f.rstdF, dx);
 

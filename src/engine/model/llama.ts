@@ -13,6 +13,7 @@ import { swigluBackward, swigluForward } from '../kernels/activation.ts';
 import { attentionBackward } from '../kernels/attention.ts';
 import { axpby } from '../kernels/elementwise.ts';
 import { embeddingBackward } from '../kernels/embedding.ts';
+import { gemvSwiglu, gemvSwigluApplies } from '../kernels/gemv.ts';
 import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
 import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
 import { Checkpoint, readText, type ModelFiles } from '../io/model-files.ts';
@@ -123,7 +124,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     }
   }
 
-  protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<LlamaForward> {
+  protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache, logits = true): Promise<LlamaForward> {
     const s = this.spec;
     const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I } = s;
     const { idsBuf, start: pos } = await this.begin(run, ids, B, T, save, cache);
@@ -171,20 +172,25 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
       axpby(g, a.y, x, N * C, 1, 1);
       if (save) g.copy(x, a.xMid);
       rmsNormForward(g, x, L.mlpNorm, a.h2, a.rstd2, N, C, s.normEps);
-      await linearForward(pc, a.h2, L.gate, a.gate, N);
-      await linearForward(pc, a.h2, L.up, a.up, N);
-      swigluForward(g, a.gate, a.up, a.mlp, N * I);
+      const [wg, wu] = [L.gate.w, L.up.w];
+      if (!save && wg.kind === 'f32' && wu.kind === 'f32' && wg.layout === 'out-in' && wu.layout === 'out-in' && !L.gate.b && !L.up.b
+        && !L.gate.adapter && !L.up.adapter && gemvSwigluApplies(N, C)) {
+        gemvSwiglu(g, a.h2, wg.buf, wu.buf, a.mlp, I, C); // a generated token: gate, up and SwiGLU in one pass
+      } else {
+        await linearForward(pc, a.h2, L.gate, a.gate, N);
+        await linearForward(pc, a.h2, L.up, a.up, N);
+        swigluForward(g, a.gate, a.up, a.mlp, N * I);
+      }
       await linearForward(pc, a.mlp, L.down, a.y, N);
       axpby(g, a.y, x, N * C, 1, 1);
     }
     const hF = await act(N * C, 'h.final');
     const rstdF = await act(N, 'rstd.final');
     rmsNormForward(g, x, this.norm, hF, rstdF, N, C, s.normEps);
-    const logits = await this.head(run, hF, this.lmHead, N, T, cache);
-    return { ids: idsBuf, xF: x, hF, rstdF, logits, saved };
+    return { ids: idsBuf, xF: x, hF, rstdF, logits: await this.head(run, hF, this.lmHead, N, T, cache, logits), head: this.lmHead, saved };
   }
 
-  protected async backward(f: LlamaForward, dlogits: GpuBuf, ctx: BackwardContext): Promise<void> {
+  protected async backward(f: LlamaForward, dhF: GpuBuf, ctx: BackwardContext): Promise<void> {
     const s = this.spec;
     const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
     const { run, pass, grads, ones, B, T } = ctx;
@@ -193,11 +199,9 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
     const act = (n: number, label: string) => run.alloc('activations', n * 4, label);
     const lin = (l: Linear, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, beta = 0) => linearBackward(pass, l, x, dy, dx, N, grads, ones, beta);
     const dx = await act(N * C, 'dx'); // gradient of the residual stream
-    const dh = await act(N * C, 'dh');
+    const dh = dhF; // dL/dhF, from the fused head + loss; then scratch for each layer's dh
     const dn = await act(N * C, 'dnorm');
     const tied = this.lmHead === this.embed;
-    // logits = hF·Wlmᵀ
-    await lin(this.lmHead, f.hF, dlogits, dh);
     rmsNormBackward(g, dh, f.xF, this.norm, f.rstdF, dx, await grads.get('model.norm.weight', C), N, C);
 
     const dmlp = await act(N * I, 'dmlp');

@@ -49,6 +49,16 @@ export function linearShapes(s: ModelSpec, prefix = s.family === 'gpt2' ? '' : '
 
 const f32 = (n: number) => 4 * Math.max(1, n);
 
+/** Logits the fused LM head + cross-entropy forms at once at most, in floats (16 MiB): a
+ *  Qwen2.5 vocabulary (151,936) at B·T = 512 takes 27 rows at a time instead of 311 MB. */
+export const HEAD_CHUNK_FLOATS = 1 << 22;
+
+/** Rows per chunk of the fused head + loss over N rows and a V-word vocabulary: all of them
+ *  when N·V fits `budget` floats, else as many as fit (at least one). */
+export function headChunkRows(N: number, V: number, budget = HEAD_CHUNK_FLOATS): number {
+  return N * V <= budget ? N : Math.max(1, Math.floor(budget / V));
+}
+
 /** Bytes of the loaded model's weights on the GPU ('weights'). */
 export function weightBytes(s: ModelSpec, precision: BasePrecision, quantizeEmbeddings = true): number {
   const { hidden: C, vocab: V } = s;
@@ -71,8 +81,9 @@ export function weightBytes(s: ModelSpec, precision: BasePrecision, quantizeEmbe
  * Activation bytes of one pass over (B, T): forward only (`loss`, an eval) or forward with
  * saved activations, the loss and the full backward (`lossAndGrads`). `extraPerToken`
  * adds what a method's adapters keep per token (LoRA: its rank per adapted layer, twice).
+ * The logits are counted a chunk at a time (headChunkRows), as the fused head + loss forms them.
  */
-export function activationBytes(s: ModelSpec, B: number, T: number, train: boolean, extraPerToken = 0): number {
+export function activationBytes(s: ModelSpec, B: number, T: number, train: boolean, extraPerToken = 0, headChunkFloats = HEAD_CHUNK_FLOATS): number {
   const N = B * T;
   const { hidden: C, intermediate: I, heads: Hq, kvHeads: Hkv, headDim: D, vocab: V } = s;
   const layerSets = train ? s.layers : 1;
@@ -83,17 +94,35 @@ export function activationBytes(s: ModelSpec, B: number, T: number, train: boole
   if (s.family === 'gpt2') {
     bytes += f32(N) + 2 * f32(N * C); // positions, x, x.pos
     perLayer = 8 * f32(N * C) + f32(3 * N * C) + 4 * f32(N) + f32(B * Hq * T) + 2 * f32(N * I);
-    head = f32(N * C) + 2 * f32(N) + f32(N * V);
+    head = f32(N * C) + 2 * f32(N);
     if (train) back = 7 * f32(N * C) + 2 * f32(N * I) + f32(3 * N * C) + f32(B * Hq * T);
   } else {
     bytes += f32(N * C); // x
     perLayer = 5 * f32(N * C) + 2 * f32(N) + 2 * f32(N * Hq * D) + 2 * f32(N * Hkv * D) + f32(B * Hq * T) + 3 * f32(N * I);
-    head = f32(N * C) + f32(N) + f32(N * V);
+    head = f32(N * C) + f32(N);
     if (train) back = 3 * f32(N * C) + 3 * f32(N * I) + 2 * f32(N * Hq * D) + 2 * f32(N * Hkv * D) + f32(B * Hq * T);
   }
-  const loss = 4 * f32(N) + f32(3 * N); // targets, mask, loss rows, lse; state (3N)
-  const grad = train ? f32(N * V) + f32(N) : 0; // dlogits, ones
+  // The fused head + loss (decoder.ts headLoss): targets, mask and loss rows (N); per chunk
+  // of Nc rows the state (3Nc), lse, logits (Nc, V) and, when chunked, the chunk's copies of
+  // h, targets, mask and loss; training adds dlogits (Nc, V), ones (N) and dh's chunk (dh
+  // itself, (N, C), is counted with the family's backward buffers, which reuse it).
+  const Nc = headChunkRows(N, V, headChunkFloats);
+  const chunked = Nc < N;
+  const loss = 3 * f32(N) + f32(3 * Nc) + f32(Nc) + f32(Nc * V) + (chunked ? f32(Nc * C) + 3 * f32(Nc) : 0);
+  const grad = train ? f32(Nc * V) + f32(N) + (chunked ? f32(Nc * C) : 0) : 0;
   return bytes + layerSets * perLayer + head + loss + grad + back + (train ? 2 : 1) * extraPerToken * N * 4;
+}
+
+/** Bytes of one uniform ring (gpu.ts: 512 dispatch slots of 256 B). */
+export const RING_BYTES = 512 * 256;
+
+/**
+ * The device's uniform rings, real memory on the ledger ('scratch'): one per 512 dispatches
+ * recorded between two submits, and a steady-state step records all of its dispatches
+ * before one submit (about 64 per layer, counted on tiny-kjv by bench:train), up to 16.
+ */
+export function ringBytes(s: ModelSpec): number {
+  return Math.max(1, Math.min(16, Math.ceil((64 * s.layers + 64) / 512))) * RING_BYTES;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ByCategory } from '../gpu/ledger.ts';
 import type { TextTokenizer } from '../data/tokenizer.ts';
 import { batches as makeBatches, encodeRows, splitDataset, type Batch as DataBatch, type DatasetRow } from '../data/dataset.ts';
 import type { ModelSpec } from '../model/config.ts';
+import { ringBytes } from '../model/memory.ts';
 import type { BasePrecision } from '../model/decoder.ts';
 import { getMethod } from '../methods/registry.ts';
 import { ConfigError, parseConfig, type ConfigOf, type Schema } from '../config/schema.ts';
@@ -53,6 +54,7 @@ export function planRun(spec: ModelSpec, req: RunRequest, limits?: BufferLimits)
   const shape: RunShape = { B: req.B, T: req.T, precision: req.precision };
   method.check(spec, config, shape);
   const est = method.estimateMemory(spec, config, shape, trainer);
+  est.scratch += ringBytes(spec); // the device's uniform rings: the run's peak holds them too
   const total = Object.values(est).reduce((a, b) => a + b, 0);
   if (limits) {
     const N = req.B * req.T;

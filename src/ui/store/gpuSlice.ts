@@ -4,6 +4,7 @@
 import { proxy } from 'comlink';
 import type { StateCreator } from 'zustand';
 import { errorInfo, type EngineEvent, type ErrorInfo, type SelfTestResult } from '../../engine/api.ts';
+import type { SuiteResult } from '../../engine/bench/suite.ts';
 import type { AdapterSummary } from '../../engine/gpu/gpu.ts';
 import type { LedgerSnapshot } from '../../engine/gpu/ledger.ts';
 import { getEngine } from '../engine.ts';
@@ -19,14 +20,20 @@ export interface GpuSlice {
   selfTest?: SelfTestResult;
   selfTestRunning: boolean;
   deviceMessages: string[];
+  /** "Benchmark this GPU": the last result, whether one is running, why it failed. */
+  bench?: SuiteResult;
+  benchRunning: boolean;
+  benchError?: ErrorInfo;
   probe(): Promise<void>;
   runSelfTest(): Promise<void>;
+  runBenchmark(): Promise<void>;
 }
 
 export const createGpuSlice: StateCreator<Store, [], [], GpuSlice> = (set, get) => ({
   gpuStatus: 'idle',
   selfTestRunning: false,
   deviceMessages: [],
+  benchRunning: false,
 
   async probe() {
     if (get().gpuStatus === 'probing') return;
@@ -53,6 +60,16 @@ export const createGpuSlice: StateCreator<Store, [], [], GpuSlice> = (set, get) 
       );
     } catch (e) {
       set({ gpuStatus: 'error', gpuError: errorInfo(e) });
+    }
+  },
+
+  async runBenchmark() {
+    if (get().benchRunning) return;
+    set({ benchRunning: true, benchError: undefined });
+    try {
+      set({ bench: await getEngine().benchmark(), benchRunning: false });
+    } catch (e) {
+      set({ benchRunning: false, benchError: errorInfo(e) });
     }
   },
 
