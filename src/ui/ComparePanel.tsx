@@ -124,7 +124,7 @@ function CompareView({ runs }: { runs: RunView[] }) {
     <section className="panel" aria-labelledby="compare-title" data-testid="compare" style={wide}>
       <h2 id="compare-title">Compare runs</h2>
       <CompareReport runs={runs} />
-      <div style={{ overflowX: 'auto' }}>
+      <div style={{ overflowX: 'auto' }} tabIndex={0} role="region" aria-label="Finished runs compared">
         <table data-testid="compare-table">
           <caption className="visually-hidden">Finished runs; the column buttons sort them</caption>
           <thead>
@@ -269,7 +269,7 @@ function ConfigDiff({ runs }: { runs: RunView[] }) {
       <p className="muted" aria-live="polite">
         {differing} of {keys.length} settings differ (marked ≠).
       </p>
-      <div style={{ maxHeight: 320, overflowY: 'auto' }}>
+      <div style={{ maxHeight: 320, overflowY: 'auto' }} tabIndex={0} role="region" aria-label="Settings of the two runs">
         <table>
           <thead>
             <tr>
@@ -322,7 +322,7 @@ function SavedRuns() {
           Storage: {error.message}
         </p>
       )}
-      <div style={{ overflowX: 'auto' }}>
+      <div style={{ overflowX: 'auto' }} tabIndex={0} role="region" aria-label="Runs kept in this browser">
         <table>
           <thead>
             <tr>

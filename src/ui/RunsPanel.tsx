@@ -29,7 +29,7 @@ export function RunsPanel() {
       {order.length === 0 ? (
         <p className="muted">No runs yet. Runs queue on the one GPU and train one after another.</p>
       ) : (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Runs">
           <table className="runs" data-testid="runs-table">
             <thead>
               <tr>
