@@ -220,8 +220,10 @@ for (const width of [390, 800, 1280]) {
     await expect(page.getByTestId('dataset-name')).toHaveText('kjv-verse-ref.jsonl');
     await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-runs', '2');
     await expect(table.locator('tbody tr')).toHaveCount(2);
-    await page.getByTestId(`load-base-${ids[0]}`).click();
-    await expect(page.getByTestId(`saved-state-${ids[0]}`)).toContainText('ready');
+    const kept = (await page.getByTestId('saved-runs').locator('tbody tr').first().getAttribute('data-run')) ?? '';
+    await expect(page.getByTestId(`saved-state-${kept}`)).toContainText('(nf4)');
+    await page.getByTestId(`load-base-${kept}`).click();
+    await expect(page.getByTestId(`saved-state-${kept}`)).toContainText('ready');
     await shot('5-reloaded');
     expect(errors).toEqual([]);
   });
