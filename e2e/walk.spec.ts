@@ -79,8 +79,16 @@ async function parseFile(page: Page, name: string, bytes: Uint8Array, dir: strin
 }
 
 async function noHorizontalScroll(page: Page, where: string) {
-  const { sw, cw } = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth }));
-  expect(sw, `${where}: the page is ${sw} px wide in a ${cw} px window`).toBeLessThanOrEqual(cw);
+  const { sw, cw, wide } = await page.evaluate(() => {
+    const cw = document.documentElement.clientWidth;
+    // What sticks out (outside the boxes that scroll on their own), for the message.
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > cw + 1 && !e.closest('[role=region]') && !(e.parentElement && e.parentElement.getBoundingClientRect().right > cw + 1))
+      .slice(0, 5)
+      .map((e) => `<${e.tagName.toLowerCase()} class="${e.getAttribute('class') ?? ''}"> to ${Math.round(e.getBoundingClientRect().right)} px: ${(e.textContent ?? '').slice(0, 40)}`);
+    return { sw: document.documentElement.scrollWidth, cw, wide };
+  });
+  expect(sw, `${where}: the page is ${sw} px wide in a ${cw} px window (${wide.join('; ')})`).toBeLessThanOrEqual(cw);
 }
 
 async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Uint8Array }> {
@@ -97,7 +105,9 @@ for (const width of [390, 800, 1280]) {
     page.on('pageerror', (e) => errors.push(e.message));
     const shot = async (name: string) => {
       await noHorizontalScroll(page, name);
-      await page.screenshot({ path: info.outputPath(`walk-${width}-${name}.png`), fullPage: true });
+      // What the window shows (a full-page capture resizes the window for a moment, which
+      // charts measure), with the panel of this moment at its top.
+      await page.screenshot({ path: info.outputPath(`walk-${width}-${name}.png`) });
     };
     const dir = await mkdtemp(join(tmpdir(), 'walk-'));
     await page.goto('/');
@@ -134,6 +144,7 @@ for (const width of [390, 800, 1280]) {
     await page.locator('#shape-B').fill('2');
     await expect(page.getByTestId('memory-bar')).toHaveAttribute('data-state', 'ok');
     await expect(page.getByTestId('start-run')).toBeEnabled();
+    await page.getByTestId('method-panel').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await shot('1-setup');
 
     // Keyboard: from the skip link (the page's first Tab stop), Start is one Tab away.
@@ -158,6 +169,7 @@ for (const width of [390, 800, 1280]) {
     await expect(first.getByTestId('run-phase')).toHaveText(/pausing…|paused/, { timeout: 1000 });
     await expect(first).toHaveAttribute('data-phase', /paused|done/, { timeout: 60_000 });
     if ((await first.getAttribute('data-phase')) === 'paused') await first.getByRole('button', { name: /^Resume/ }).click();
+    await page.getByTestId('runs-panel').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await shot('2-running');
     for (const i of [0, 1]) await expect(rows.nth(i)).toHaveAttribute('data-phase', 'done', { timeout: 240_000 });
     const labels = await rows.locator('.run-label').allTextContents();
@@ -173,6 +185,7 @@ for (const width of [390, 800, 1280]) {
       const inRuns = await page.locator(`tr[data-run="${id}"] [data-testid="run-tps"]`).textContent();
       await expect(table.locator(`tr[data-run="${id}"] td[data-col="tokensPerSec"]`)).toHaveText(inRuns ?? '');
     }
+    await page.getByTestId('compare').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await shot('3-compare');
 
     // Every export of every run, opened and parsed; file names unique.
