@@ -30,6 +30,11 @@ export function App() {
 
   return (
     <div className="app">
+      {status === 'ready' && (
+        <a className="skip-link" href="#runs-title" data-testid="skip-to-start">
+          Skip to Start
+        </a>
+      )}
       <header className="top">
         <h1>webtune</h1>
         <p className="tagline">
@@ -37,12 +42,22 @@ export function App() {
           adapters stay on this machine: nothing is uploaded.
         </p>
         {status === 'ready' && (
-          <ol className="steps-guide" aria-label="How to fine-tune">
-            <li>Load a model</li>
-            <li>Pick a dataset</li>
-            <li>Choose a method and its settings</li>
-            <li>Start runs and watch them train</li>
-          </ol>
+          <nav aria-label="Steps">
+            <ol className="steps-guide">
+              <li>
+                <a href="#model-title">Load a model</a>
+              </li>
+              <li>
+                <a href="#data-title">Pick a dataset</a>
+              </li>
+              <li>
+                <a href="#method-title">Choose a method and its settings</a>
+              </li>
+              <li>
+                <a href="#runs-title">Start runs and watch them train</a>
+              </li>
+            </ol>
+          </nav>
         )}
       </header>
       <main>

@@ -6,8 +6,9 @@
 import { useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, LabelList, Legend, type LabelProps, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
-import { ExportButtons } from './ExportButtons.tsx';
-import { formatBytes } from './persist.ts';
+import { environment, ExportButtons } from './ExportButtons.tsx';
+import { reportHtml } from './report-html.ts';
+import { downloadBytes, formatBytes } from './persist.ts';
 import { RunPlayground } from './RunPlayground.tsx';
 import { useStore } from './store/index.ts';
 import { runUsable } from './store/persistSlice.ts';
@@ -122,7 +123,8 @@ function CompareView({ runs }: { runs: RunView[] }) {
   return (
     <section className="panel" aria-labelledby="compare-title" data-testid="compare" style={wide}>
       <h2 id="compare-title">Compare runs</h2>
-      <div style={{ overflowX: 'auto' }}>
+      <CompareReport runs={runs} />
+      <div style={{ overflowX: 'auto' }} tabIndex={0} role="region" aria-label="Finished runs compared">
         <table data-testid="compare-table">
           <caption className="visually-hidden">Finished runs; the column buttons sort them</caption>
           <thead>
@@ -161,7 +163,7 @@ function CompareView({ runs }: { runs: RunView[] }) {
           </tbody>
         </table>
       </div>
-      <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(420px, 1fr))', gap: '1rem', marginTop: '0.5rem' }}>
+      <div className="compare-grid">
         <Pareto rows={rows} />
         <ConfigDiff runs={runs} />
       </div>
@@ -267,7 +269,7 @@ function ConfigDiff({ runs }: { runs: RunView[] }) {
       <p className="muted" aria-live="polite">
         {differing} of {keys.length} settings differ (marked ≠).
       </p>
-      <div style={{ maxHeight: 320, overflowY: 'auto' }}>
+      <div style={{ maxHeight: 320, overflowY: 'auto' }} tabIndex={0} role="region" aria-label="Settings of the two runs">
         <table>
           <thead>
             <tr>
@@ -320,7 +322,7 @@ function SavedRuns() {
           Storage: {error.message}
         </p>
       )}
-      <div style={{ overflowX: 'auto' }}>
+      <div style={{ overflowX: 'auto' }} tabIndex={0} role="region" aria-label="Runs kept in this browser">
         <table>
           <thead>
             <tr>
@@ -381,7 +383,7 @@ function SavedRow({ id }: { id: string }) {
             if (e.key === 'Enter') commit();
             if (e.key === 'Escape') setDraft(label);
           }}
-          style={{ width: '14rem' }}
+          className="saved-name"
         />
       </td>
       <td>
@@ -411,5 +413,31 @@ function SavedRow({ id }: { id: string }) {
         </button>
       </td>
     </tr>
+  );
+}
+
+/** The finished runs in one HTML file: numbers, charts, configs, environment (opens offline). */
+function CompareReport({ runs }: { runs: RunView[] }) {
+  const adapter = useStore((s) => s.adapter);
+  const [msg, setMsg] = useState<string>();
+  return (
+    <p className="row-buttons">
+      <button
+        type="button"
+        className="secondary small"
+        data-testid="compare-report"
+        onClick={() => {
+          const name = `webtune-comparison-${runs.length}-runs-${new Date().toISOString().replace(/[:.]/g, '-')}.html`;
+          const bytes = new TextEncoder().encode(reportHtml(runs, environment(adapter)));
+          downloadBytes(name, bytes, 'text/html');
+          setMsg(`${name} (${formatBytes(bytes.byteLength)})`);
+        }}
+      >
+        Download the comparison as an HTML report
+      </button>
+      <span className="muted small" aria-live="polite">
+        {msg}
+      </span>
+    </p>
   );
 }

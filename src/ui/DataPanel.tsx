@@ -67,7 +67,7 @@ export function DataPanel() {
       onDragLeave={(e) => !(e.relatedTarget instanceof Node && e.currentTarget.contains(e.relatedTarget)) && setDragging(false)}
       onDrop={onDrop}
     >
-      <h2 id="data-title">
+      <h2 id="data-title" tabIndex={-1}>
         <span className="step-no">2</span> Data
       </h2>
       <p className="muted">

@@ -6,6 +6,12 @@ import { getEngine } from './engine.ts';
 import { downloadBytes, exportDownload, formatBytes } from './persist.ts';
 import { useStore } from './store/index.ts';
 import { runUsable } from './store/persistSlice.ts';
+import { reportHtml } from './report-html.ts';
+
+/** Where the page runs, for reports. */
+export function environment(adapter: unknown): Record<string, unknown> {
+  return { host: 'browser', userAgent: navigator.userAgent, adapter: adapter ?? null };
+}
 
 /**
  * One button per export format of a finished run (RunView.exportFormats): the worker writes
@@ -21,6 +27,7 @@ export function ExportButtons({ runId }: { runId: string }) {
   const usable = useStore((s) => runUsable(s, runId));
   const stored = useStore((s) => !!s.runs[runId]?.stored);
   const modelName = useStore((s) => s.runs[runId]?.model.name);
+  const precision = useStore((s) => s.runs[runId]?.model.precision);
   const storedFiles = useStore((s) => s.storedFiles);
   const adapter = useStore((s) => s.adapter);
   const [busy, setBusy] = useState<string | undefined>();
@@ -33,10 +40,10 @@ export function ExportButtons({ runId }: { runId: string }) {
     if (!v) throw new Error(`no run ${runId}`);
     const events = [
       ...v.steps.map((p) => ({ type: 'step', step: p.step, loss: p.loss, lr: p.lr, tokensPerSec: p.tokensPerSec, wallMs: p.wallMs, gradNorm: p.gradNorm, memory: p.memory })),
-      ...v.evals.map((e) => ({ type: 'eval', step: e.step, loss: e.loss, metric: e.metric })),
+      ...v.evals.map((e) => ({ type: 'eval', step: e.step, loss: e.loss, metric: e.metric, wallMs: e.wallMs, ms: e.ms })),
     ];
     const config = { label: v.label, model: v.model.name, precision: v.model.precision, dataset: v.datasetName, ...v.request };
-    return buildReport(config, events.map((e) => JSON.stringify(e)).join('\n'), { host: 'browser', userAgent: navigator.userAgent, adapter: adapter ?? null });
+    return buildReport(config, events.map((e) => JSON.stringify(e)).join('\n'), environment(adapter));
   };
 
   const run = async (format: string, isDefault: boolean) => {
@@ -45,6 +52,11 @@ export function ExportButtons({ runId }: { runId: string }) {
     try {
       let files: ExportFile[];
       if (format === 'report') files = report();
+      else if (format === 'html') {
+        const v = useStore.getState().runs[runId];
+        if (!v) throw new Error(`no run ${runId}`);
+        files = [{ name: 'report.html', bytes: new TextEncoder().encode(reportHtml([v], environment(adapter))) }];
+      }
       else if (usable) files = await getEngine().exportRun(runId, format);
       else {
         const f = isDefault ? await storedFiles(runId) : undefined;
@@ -63,20 +75,20 @@ export function ExportButtons({ runId }: { runId: string }) {
 
   return (
     <span className="export-buttons" role="group" aria-label={`Export ${label}`} style={{ display: 'inline-flex', flexWrap: 'wrap', gap: '0.35rem', alignItems: 'center' }}>
-      {[...formats, 'report'].map((f, i) => {
-        const can = usable || (i === 0 && stored) || f === 'report';
+      {[...formats, 'report', 'html'].map((f, i) => {
+        const can = usable || (i === 0 && stored) || f === 'report' || f === 'html';
         return (
           <button
             key={f}
             type="button"
             data-testid={`export-${runId}-${f}`}
             aria-label={`Export ${label} as ${f}`}
-            title={can ? `Download ${f}` : `Load ${modelName} to export ${f}`}
+            title={f === 'html' ? 'One HTML file with the charts, config, environment and numbers (opens offline)' : can ? `Download ${f}` : `Load ${modelName} (${precision}) to export ${f}`}
             disabled={!can || busy !== undefined}
             onClick={() => void run(f, i === 0)}
             style={{ padding: '0.2rem 0.6rem' }}
           >
-            {busy === f ? 'Exporting…' : f}
+            {busy === f ? 'Exporting…' : f === 'html' ? 'HTML report' : f}
           </button>
         );
       })}

@@ -11,6 +11,7 @@ import { SHAPE_FIELDS, trainerRaw, effective, type Raw } from './store/draft.ts'
 import { useStore } from './store/index.ts';
 import { PRESETS } from './store/methodSlice.ts';
 import { useDraft } from './useDraft.ts';
+import { formWords } from './run-stats.ts';
 
 /** Trainer fields shown at once; the rest under "More trainer settings". */
 const MAIN_TRAINER = ['steps', 'lr', 'schedule', 'warmup', 'optimizer', 'evalEvery'];
@@ -43,6 +44,7 @@ export function MethodPanel() {
   const presetId = useStore((s) => s.presetId);
   const precision = useStore((s) => s.model?.precision);
   const draft = useDraft();
+  const estimate = useStore((s) => s.estimate);
   useEffect(() => {
     void loadMethods();
   }, [loadMethods]);
@@ -59,10 +61,22 @@ export function MethodPanel() {
   if (status === 'error') return <section className="panel problem">Could not list the methods: {methodsError?.message}</section>;
   if (!info || !trainerSchema || !draft) return <section className="panel" aria-busy="true">Loading methods…</section>;
   const notMain = Object.keys(trainerSchema).filter((k) => !MAIN_TRAINER.includes(k));
+  // A reason the run cannot start that names fields (a batch too large for the device, a
+  // setting the base cannot run) marks those fields with it, in the form's words.
+  const marks = estimate && !estimate.ok && estimate.error ? formWords(estimate.error.message, [...Object.keys(info.schema), ...Object.keys(trainerSchema)]) : undefined;
+  const marked = (own: Record<string, string>, keys: readonly string[]) => {
+    if (!marks?.fields.length) return own;
+    const out = { ...own };
+    for (const f of marks.fields) if (keys.includes(f) && !out[f]) out[f] = marks.text;
+    return out;
+  };
+  const configErrors = marked(draft.config.errors, Object.keys(info.schema));
+  const shapeErrors = marked(draft.shape.errors, Object.keys(SHAPE_FIELDS));
+  const trainerErrors = marked(draft.trainer.errors, Object.keys(trainerSchema));
 
   return (
     <section className="panel wide" aria-labelledby="method-title" data-testid="method-panel">
-      <h2 id="method-title">
+      <h2 id="method-title" tabIndex={-1}>
         <span className="step-no">3</span> Method
       </h2>
       <div className="presets" role="group" aria-label="Presets">
@@ -75,8 +89,12 @@ export function MethodPanel() {
       </div>
       {preset?.note && (
         <p className={preset.precisions && precision && !preset.precisions.includes(precision) ? 'warn' : 'muted'} data-testid="preset-note">
-          {preset.note}
-          {precision && preset.precisions && !preset.precisions.includes(precision) && ` The model is loaded as ${precision} now.`}
+          {precision && preset.precisions?.includes(precision)
+            ? `The model is loaded as ${precision}: ready for this preset.`
+            : <>
+                {preset.note}
+                {precision && preset.precisions && ` The model is loaded as ${precision} now.`}
+              </>}
         </p>
       )}
       <div className="method-grid">
@@ -94,16 +112,16 @@ export function MethodPanel() {
           <p className="method-title">{info.title}</p>
           <p className="muted">{info.help}</p>
           <h3>{info.name} settings</h3>
-          <SchemaForm schema={info.schema} values={configValues} errors={draft.config.errors} onChange={onConfig} idPrefix={`m-${info.name}`} />
+          <SchemaForm schema={info.schema} values={configValues} errors={configErrors} onChange={onConfig} idPrefix={`m-${info.name}`} />
         </div>
         <div>
           <h3>Batch and steps</h3>
-          <SchemaForm schema={SHAPE_FIELDS} values={shapeValues} errors={draft.shape.errors} onChange={onShape} idPrefix="shape" />
+          <SchemaForm schema={SHAPE_FIELDS} values={shapeValues} errors={shapeErrors} onChange={onShape} idPrefix="shape" />
           <h3>Trainer</h3>
-          <SchemaForm schema={trainerSchema} values={trainerValues} errors={draft.trainer.errors} onChange={setTrainer} idPrefix="tr" hide={notMain} tags={tags} />
+          <SchemaForm schema={trainerSchema} values={trainerValues} errors={trainerErrors} onChange={setTrainer} idPrefix="tr" hide={notMain} tags={tags} />
           <details>
             <summary>More trainer settings</summary>
-            <SchemaForm schema={trainerSchema} values={trainerValues} errors={draft.trainer.errors} onChange={setTrainer} idPrefix="tr" hide={MAIN_TRAINER} tags={tags} />
+            <SchemaForm schema={trainerSchema} values={trainerValues} errors={trainerErrors} onChange={setTrainer} idPrefix="tr" hide={MAIN_TRAINER} tags={tags} />
           </details>
         </div>
       </div>
@@ -130,6 +148,9 @@ export function MemoryBar() {
   }, [key, modelReady, modelName, runEstimate]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const fresh = estimate && estimateKey === key;
+  const methods = useStore((s) => s.methods);
+  const trainerSchema = useStore((s) => s.trainerSchema);
+  const fields = [...Object.keys(methods.find((m) => m.name === req?.method)?.schema ?? {}), ...Object.keys(trainerSchema ?? {})];
   const state = !modelReady ? 'no-model' : draft?.problem ? 'invalid' : !estimate ? 'pending' : estimate.ok ? 'ok' : 'error';
   const total = estimate?.bytes.total ?? 0;
   return (
@@ -157,7 +178,7 @@ export function MemoryBar() {
           </ul>
           {!estimate.ok && (
             <p className="problem" role="alert" data-testid="memory-error">
-              This run cannot start: {estimate.error?.message}
+              This run cannot start: {formWords(estimate.error?.message ?? '', fields).text}
             </p>
           )}
         </>

@@ -70,7 +70,7 @@ export function ModelPanel() {
       onDrop={onDrop}
       style={dragging ? { outline: '3px dashed #2b59c3', outlineOffset: '-6px' } : undefined}
     >
-      <h2 id="model-title">Model</h2>
+      <h2 id="model-title" tabIndex={-1}>Model</h2>
       <p className="muted">
         The built-in model, a Hugging Face Hub repo, or a model folder in Hugging Face layout from your disk (Llama,
         SmolLM, Qwen2, Mistral, GPT-2): config.json, model.safetensors and tokenizer.json. Choose the folder or drop it

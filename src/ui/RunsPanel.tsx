@@ -9,14 +9,14 @@ import type { RunRequestData } from '../engine/runs.ts';
 import { autoLabel, buildRequest } from './store/draft.ts';
 import { useStore } from './store/index.ts';
 import { useDraft } from './useDraft.ts';
-import { fmtDuration, fmtTps, TIME_LEFT_HELP, timeLeft, TOKENS_PER_SEC_HELP, tokensPerSecond } from './run-stats.ts';
+import { fmtDuration, fmtTps, formWords, TIME_LEFT_HELP, timeLeft, TOKENS_PER_SEC_HELP, tokensPerSecond } from './run-stats.ts';
 
 export function RunsPanel() {
   const order = useStore((s) => s.runOrder);
   const error = useStore((s) => s.runsError);
   return (
     <section className="panel wide" aria-labelledby="runs-title" data-testid="runs-panel">
-      <h2 id="runs-title">
+      <h2 id="runs-title" tabIndex={-1}>
         <span className="step-no">4</span> Runs
       </h2>
       <Launch />
@@ -28,7 +28,7 @@ export function RunsPanel() {
       {order.length === 0 ? (
         <p className="muted">No runs yet. Runs queue on the one GPU and train one after another.</p>
       ) : (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Runs">
           <table className="runs" data-testid="runs-table">
             <thead>
               <tr>
@@ -45,7 +45,7 @@ export function RunsPanel() {
                 <th scope="col">
                   <span className="help-term" title={TIME_LEFT_HELP}>Time left</span>
                 </th>
-                <th scope="col">
+                <th scope="col" className="actions-cell">
                   <span className="visually-hidden">Actions</span>
                 </th>
               </tr>
@@ -68,11 +68,12 @@ function useBlocker(): string | undefined {
   const hasData = useStore((s) => s.dataStatus === 'ready' && !!s.dataset && s.dataset.rows > 0);
   const est = useStore(useShallow((s) => ({ estimate: s.estimate, key: s.estimateKey })));
   const draft = useDraft();
+  const fields = useStore(useShallow((s) => [...Object.keys(s.methods.find((m) => m.name === s.method)?.schema ?? {}), ...Object.keys(s.trainerSchema ?? {})]));
   if (!modelReady) return 'Load a model first (step 1).';
   if (!hasData) return 'Load a dataset first (step 2).';
   if (!draft?.request) return draft?.problem ? `Fix the settings: ${draft.problem}` : 'Loading methods…';
   if (est.key !== JSON.stringify(draft.request)) return 'Checking memory…';
-  if (est.estimate && !est.estimate.ok) return `This run cannot start: ${est.estimate.error?.message ?? ''}`;
+  if (est.estimate && !est.estimate.ok) return `This run cannot start: ${formWords(est.estimate.error?.message ?? '', fields).text}`;
   return undefined;
 }
 
@@ -122,7 +123,7 @@ function Launch() {
   return (
     <div className="launch">
       <div className="launch-main">
-        <button type="button" className="primary" disabled={!ready} data-testid="start-run" onClick={() => draft?.request && void startRuns([draft.request])}>
+        <button type="button" id="start-run" className="primary" disabled={!ready} data-testid="start-run" onClick={() => draft?.request && void startRuns([draft.request])}>
           Start {draft?.request ? draft.request.label : 'run'}
         </button>
         <p className={blocker?.startsWith('This run') ? 'problem' : 'muted'} data-testid="start-blocker" aria-live="polite">
@@ -249,7 +250,7 @@ const RunRow = memo(function RunRow({ id }: { id: string }) {
       <td>{fmtLoss(evalLoss)}</td>
       <td data-testid="run-tps" data-value={tps ?? ''}>{tps === undefined ? '—' : fmtTps(tps)}</td>
       <td>{left}</td>
-      <td>
+      <td className="actions-cell">
         <div className="actions">
         {active && !paused && (
           <button type="button" className="small secondary" disabled={r.phase !== 'running' || !!pending} onClick={() => void pause(id)} aria-label={`Pause ${r.label}`}>

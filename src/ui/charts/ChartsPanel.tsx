@@ -2,7 +2,10 @@
 // GPU memory by ledger category, and tokens/s. Each chart selects only the runs it shows;
 // the store applies streamed steps once per animation frame, and recharts does not animate.
 
-import { useState } from 'react';
+import { useRef, useState, type RefObject } from 'react';
+import { downloadBytes, safeName } from '../persist.ts';
+import { chartSvg, svgToPng } from './export.ts';
+import { useChartRuns } from './useChartRuns.ts';
 import { useStore } from '../store/index.ts';
 import { LossChart } from './LossChart.tsx';
 import { MemoryChart } from './MemoryChart.tsx';
@@ -14,6 +17,7 @@ export function ChartsPanel() {
   const [xKind, setXKind] = useState<XAxisKind>('step');
   const [smooth, setSmooth] = useState(0.6);
   const [logY, setLogY] = useState(false);
+  const chartsRef = useRef<HTMLDivElement>(null);
   if (count === 0) return null;
   return (
     <section className="panel wide" aria-labelledby="charts-title" data-testid="charts-panel">
@@ -40,11 +44,54 @@ export function ChartsPanel() {
           Log-scale loss
         </label>
       </div>
-      <div className="charts">
+      <div className="charts" ref={chartsRef}>
         <LossChart xKind={xKind} smooth={smooth} logY={logY} />
         <MemoryChart xKind={xKind} />
         <ThroughputChart xKind={xKind} />
       </div>
+      <ChartDownloads root={chartsRef} />
     </section>
+  );
+}
+
+const CHARTS = [
+  { id: 'loss-chart', name: 'loss', title: 'Loss' },
+  { id: 'memory-chart', name: 'memory', title: 'GPU memory by category' },
+  { id: 'throughput-chart', name: 'tokens-per-second', title: 'Tokens per second' },
+] as const;
+
+/** Each chart as it is drawn now (the ticked runs), as an SVG or PNG file. */
+function ChartDownloads({ root }: { root: RefObject<HTMLDivElement | null> }) {
+  const runs = useChartRuns();
+  const [message, setMessage] = useState<{ ok: boolean; text: string }>();
+  const who = runs.map((r) => r.label).join(', ');
+  const save = async (c: (typeof CHARTS)[number], kind: 'svg' | 'png') => {
+    try {
+      const fig = root.current?.querySelector(`[data-testid="${c.id}"]`);
+      if (!fig) throw new Error(`no ${c.title} chart on the page`);
+      const { svg, width, height } = chartSvg(fig, `${c.title}: ${who}`);
+      const name = `webtune-${c.name}-${safeName(runs.map((r) => r.label).join('+')).slice(0, 80) || 'runs'}.${kind}`;
+      if (kind === 'svg') downloadBytes(name, new TextEncoder().encode(svg), 'image/svg+xml');
+      else downloadBytes(name, await svgToPng(svg, width, height), 'image/png');
+      setMessage({ ok: true, text: name });
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
+    }
+  };
+  if (!runs.length) return null;
+  return (
+    <div className="chart-tools" role="group" aria-label="Download the charts">
+      <span className="muted">Download the charts of {who}:</span>
+      {CHARTS.map((c) =>
+        (['svg', 'png'] as const).map((k) => (
+          <button key={`${c.id}-${k}`} type="button" className="small secondary" data-testid={`chart-${c.name}-${k}`} onClick={() => void save(c, k)}>
+            {c.title} {k.toUpperCase()}
+          </button>
+        )),
+      )}
+      <span aria-live="polite" className={message?.ok === false ? 'problem small' : 'muted small'}>
+        {message?.text}
+      </span>
+    </div>
   );
 }

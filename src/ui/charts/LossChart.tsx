@@ -2,6 +2,7 @@ import { memo, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from '../store/index.ts';
 import { useChartRuns } from './useChartRuns.ts';
+import { niceTicks, tickText } from './ticks.ts';
 import { colorOf, evalSeries, lossSeries, X_LABELS, type XAxisKind } from './series.ts';
 
 const fmt = (n: number) => (Math.abs(n) >= 1e4 ? n.toExponential(1) : Number(n.toPrecision(4)).toString());
@@ -12,6 +13,8 @@ export const LossChart = memo(function LossChart({ xKind, smooth, logY }: { xKin
   const order = useStore((s) => s.runOrder);
   const series = useMemo(() => runs.map((r) => ({ r, train: lossSeries(r, xKind, smooth), evals: evalSeries(r, xKind), color: colorOf(order, r.id) })), [runs, xKind, smooth, order]);
   const points = runs.reduce((a, r) => a + r.steps.length, 0);
+  const ys = series.flatMap((x) => [...x.train, ...x.evals].map((p) => p.y)).filter(Number.isFinite);
+  const ticks = !logY && ys.length ? niceTicks(Math.min(...ys), Math.max(...ys)) : undefined;
   return (
     <figure className="chart" data-testid="loss-chart" data-points={points} data-runs={runs.length}>
       <figcaption>Loss{smooth > 0 ? ' (train smoothed)' : ''}</figcaption>
@@ -19,7 +22,16 @@ export const LossChart = memo(function LossChart({ xKind, smooth, logY }: { xKin
         <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
           <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmt} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} allowDuplicatedCategory={false} padding={{ left: 4, right: 10 }} />
-          <YAxis type="number" scale={logY ? 'log' : 'linear'} domain={['auto', 'auto']} allowDataOverflow={logY} tickFormatter={fmt} width={56} />
+          <YAxis
+            type="number"
+            scale={logY ? 'log' : 'linear'}
+            domain={ticks ? [ticks[0], ticks[ticks.length - 1]] : ['auto', 'auto']}
+            ticks={ticks}
+            allowDataOverflow={logY}
+            tickFormatter={ticks ? tickText(ticks) : fmt}
+            width={64}
+            label={{ value: logY ? 'Loss (log scale)' : 'Loss', angle: -90, position: 'insideLeft', offset: 10, style: { textAnchor: 'middle' } }}
+          />
           <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmt(Number(x))}`} />
           {series.map(({ r, train, color }) => (
             <Line key={`${r.id}-train`} data={train} dataKey="y" name={r.label} stroke={color} dot={false} strokeWidth={2} isAnimationActive={false} />

@@ -55,7 +55,7 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
         GPU memory by category (peak in each step){' '}
         <label className="field inline">
           <span className="visually-hidden">Run shown in the memory chart</span>
-          <select value={run?.id ?? ''} onChange={(e) => setPicked(e.target.value)} disabled={runs.length < 2}>
+          <select value={run?.id ?? ''} onChange={(e) => setPicked(e.target.value)} data-testid="memory-run-picker">
             {runs.map((r) => (
               <option key={r.id} value={r.id}>
                 {r.label}
@@ -68,7 +68,7 @@ export const MemoryChart = memo(function MemoryChart({ xKind }: { xKind: XAxisKi
         <ComposedChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
           <CartesianGrid stroke="#edf0f3" />
           <XAxis type="number" dataKey="x" domain={['dataMin', 'dataMax']} tickFormatter={fmtX} label={{ value: X_LABELS[xKind], position: 'insideBottom', offset: -10 }} padding={{ left: 4, right: 8 }} />
-          <YAxis tickFormatter={shortBytes} width={76} ticks={ticks} domain={[0, ticks[ticks.length - 1]]} />
+          <YAxis tickFormatter={shortBytes} width={84} ticks={ticks} domain={[0, ticks[ticks.length - 1]]} label={{ value: 'GPU memory', angle: -90, position: 'insideLeft', offset: 6, style: { textAnchor: 'middle' } }} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? fmtBytes(v) : String(v))} labelFormatter={(x) => `${X_LABELS[xKind]} ${fmtX(Number(x))}`} />
           {LEDGER_CATEGORIES.map((c) => (
             <Area key={c} type="stepAfter" dataKey={c} stackId="mem" stroke={CATEGORY_COLORS[c]} fill={CATEGORY_COLORS[c]} fillOpacity={0.6} isAnimationActive={false} />

@@ -29,7 +29,8 @@ export function sessionOf(s: Store): Session {
   return {
     method: s.method, configEdits: s.configEdits, trainerShared: s.trainerShared, trainerOwn: s.trainerOwn, shape: s.shape,
     ...(s.presetId ? { presetId: s.presetId } : {}), dataSettings: s.dataSettings, ...(s.dataChoice ? { dataChoice: s.dataChoice } : {}),
-    basePrecision: s.basePrecision, chartRuns: s.chartRuns,
+    // A stored run comes back after a reload under its storage key.
+    basePrecision: s.basePrecision, chartRuns: s.chartRuns.map((id) => s.storedKeys[id] ?? id),
   };
 }
 
