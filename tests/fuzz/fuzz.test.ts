@@ -9,10 +9,10 @@ import { runCase, timeLimitMs, type CaseResult } from '../../scripts/fuzz/lib.ts
 import { TARGETS } from '../../scripts/fuzz/targets.ts';
 
 /** Cases per reader, and the seed (another than the README's run, so the slice adds coverage). */
-const CASES = 120;
+const CASES = 80;
 const SEED = 20261202;
-/** The time bound is a second plus a second per MB; test files share the CPU, so the slice allows 4×. */
-const SLACK = 4;
+/** The time bound is a second plus a second per MB; test files share the CPU, so the slice allows 10× (npm run fuzz measures time alone). */
+const SLACK = 10;
 
 describe('fuzz slice', () => {
   for (const target of TARGETS) {
