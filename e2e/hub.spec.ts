@@ -4,10 +4,11 @@
 // or gated repo says which repo and file; a folder's files dropped on the Model panel load too.
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
+import { needStories, STORIES } from './shared.ts';
 import { expect, test, type Page } from '@playwright/test';
 
-const DIR = resolve(import.meta.dirname, '../../shared/models/stories260K');
+const DIR = STORIES;
+needStories(test);
 /** The files a load reads (config, weights, tokenizer and its configs). */
 const FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
 const REPOS: Record<string, string> = { 'local/stories260K': DIR, 'local/gated': DIR, 'local/flaky': DIR };

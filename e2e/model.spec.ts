@@ -1,9 +1,10 @@
 // A model folder picked from disk (../shared/models/stories260K, a real pretrained Llama)
 // loads in the worker and generates in the page, tokens streaming in.
-import { resolve } from 'node:path';
+import { needStories, STORIES } from './shared.ts';
 import { expect, test } from '@playwright/test';
 
-const DIR = resolve(import.meta.dirname, '../../shared/models/stories260K');
+const DIR = STORIES;
+needStories(test);
 const FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
 
 test('loads a picked model folder and generates its reference story', async ({ page }, info) => {

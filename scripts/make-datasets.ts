@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { encodeRows, parseDataset, type DatasetRow } from '../src/engine/data/dataset.ts';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from '../src/engine/data/tokenizer.ts';
 import { nodeModelDir } from '../src/engine/io/node-dir.ts';
-import { uniformRef } from '../src/engine/kernels/rng.ref.ts';
+import { uniform } from '../src/engine/rng/philox.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const OUT = join(ROOT, 'public/datasets');
@@ -57,7 +57,7 @@ function readKjv(): Verse[] {
 function shuffled<T>(xs: readonly T[], seed: number): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(uniformRef(seed, a.length - 1 - i) * (i + 1));
+    const j = Math.floor(uniform(seed, a.length - 1 - i) * (i + 1));
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;

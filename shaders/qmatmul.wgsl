@@ -291,3 +291,106 @@ fn bwd(@builtin(global_invocation_id) gid: vec3u) {
   storeT4(a6, m0 + 4u, k0 + 8u);
   storeT4(a7, m0 + 4u, k0 + 12u);
 }
+
+// ---- gemv: Y (M, N) = X (M, K) · Wqᵀ (+ beta·Y) for M <= 8 (decoding) ---------------------
+// A thread per 4 consecutive rows of Wq over the whole K, every code word read once: per
+// unit (8 weights of each of the 4 rows: 4 code words, 4 scales per block) it applies the
+// MR rows of X (MR override, 1..8; accumulators a0..a7 are named variables, each a 4x4
+// matrix whose column c holds row n0 + c's partial sums: SwiftShader keeps indexed private
+// arrays in memory). gemv_k32 is the same for K % 32 == 0 (X read as vec4, no bounds tests).
+// Grid: ceil(N / (4·WG_X)) (folded past 65535: i = gid.x + gid.y·nwg.x·WG_X).
+
+override MR: u32 = 1u;
+
+fn rows4(n0: u32) -> vec4u {
+  return min(vec4u(n0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.N - 1u));
+}
+
+// a[c] += Wq row c's unit (q.a[c]: k 0..3, q.b[c]: k 4..7) · the unit of X (xa, xb).
+fn fma8(a: mat4x4f, xa: vec4f, xb: vec4f, q: Quad) -> mat4x4f {
+  return mat4x4f(a[0] + xa * q.a[0] + xb * q.b[0], a[1] + xa * q.a[1] + xb * q.b[1],
+                 a[2] + xa * q.a[2] + xb * q.b[2], a[3] + xa * q.a[3] + xb * q.b[3]);
+}
+
+// X[m, k .. k+7] (o = m·K) as two vec4, zero past K.
+fn xunit(o: u32, k: u32) -> mat2x4f {
+  var r = mat2x4f();
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < p.K) { r[0][j] = X[o + k + j]; }
+    if (k + 4u + j < p.K) { r[1][j] = X[o + k + 4u + j]; }
+  }
+  return r;
+}
+
+fn putRow4(m: u32, n0: u32, a: mat4x4f) {
+  if (m >= MR || m >= p.M) { return; }
+  let one = vec4f(1.0);
+  let s = vec4f(dot(a[0], one), dot(a[1], one), dot(a[2], one), dot(a[3], one));
+  for (var c = 0u; c < 4u; c++) {
+    if (n0 + c < p.N) {
+      let at = m * p.N + n0 + c;
+      var v = s[c];
+      if (p.beta != 0.0) { v += p.beta * Y[at]; }
+      Y[at] = v;
+    }
+  }
+}
+
+fn xoff(m: u32) -> u32 { return min(m, p.M - 1u) * p.K; }
+
+@compute @workgroup_size(WG_X)
+fn gemv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n0 = (gid.x + gid.y * nwg.x * WG_X) * 4u;
+  if (n0 >= p.N) { return; }
+  let s0 = rows4(n0) * p.KB;
+  let x = vec4u(xoff(1u), xoff(2u), xoff(3u), xoff(4u));
+  let y = vec3u(xoff(5u), xoff(6u), xoff(7u));
+  var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
+  var a4 = mat4x4f(); var a5 = mat4x4f(); var a6 = mat4x4f(); var a7 = mat4x4f();
+  for (var b = 0u; b < p.KB; b++) {
+    let d = scale4(s0 + b);
+    for (var u = 0u; u < 4u; u++) {
+      let k = 32u * b + 8u * u;
+      if (k >= p.K) { break; }
+      let w = decode4(s0 + b, u, d);
+      var v = xunit(0u, k); a0 = fma8(a0, v[0], v[1], w);
+      if (MR > 1u) { v = xunit(x.x, k); a1 = fma8(a1, v[0], v[1], w); }
+      if (MR > 2u) { v = xunit(x.y, k); a2 = fma8(a2, v[0], v[1], w); }
+      if (MR > 3u) { v = xunit(x.z, k); a3 = fma8(a3, v[0], v[1], w); }
+      if (MR > 4u) { v = xunit(x.w, k); a4 = fma8(a4, v[0], v[1], w); }
+      if (MR > 5u) { v = xunit(y.x, k); a5 = fma8(a5, v[0], v[1], w); }
+      if (MR > 6u) { v = xunit(y.y, k); a6 = fma8(a6, v[0], v[1], w); }
+      if (MR > 7u) { v = xunit(y.z, k); a7 = fma8(a7, v[0], v[1], w); }
+    }
+  }
+  putRow4(0u, n0, a0); putRow4(1u, n0, a1); putRow4(2u, n0, a2); putRow4(3u, n0, a3);
+  putRow4(4u, n0, a4); putRow4(5u, n0, a5); putRow4(6u, n0, a6); putRow4(7u, n0, a7);
+}
+
+@compute @workgroup_size(WG_X)
+fn gemv_k32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n0 = (gid.x + gid.y * nwg.x * WG_X) * 4u;
+  if (n0 >= p.N) { return; }
+  let s0 = rows4(n0) * p.KB;
+  let x = vec4u(xoff(1u), xoff(2u), xoff(3u), xoff(4u)) / 4u;
+  let y = vec3u(xoff(5u), xoff(6u), xoff(7u)) / 4u;
+  var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
+  var a4 = mat4x4f(); var a5 = mat4x4f(); var a6 = mat4x4f(); var a7 = mat4x4f();
+  for (var b = 0u; b < p.KB; b++) {
+    let d = scale4(s0 + b);
+    for (var u = 0u; u < 4u; u++) {
+      let w = decode4(s0 + b, u, d);
+      let k4 = 8u * b + 2u * u;
+      a0 = fma8(a0, X4[k4], X4[k4 + 1u], w);
+      if (MR > 1u) { a1 = fma8(a1, X4[x.x + k4], X4[x.x + k4 + 1u], w); }
+      if (MR > 2u) { a2 = fma8(a2, X4[x.y + k4], X4[x.y + k4 + 1u], w); }
+      if (MR > 3u) { a3 = fma8(a3, X4[x.z + k4], X4[x.z + k4 + 1u], w); }
+      if (MR > 4u) { a4 = fma8(a4, X4[x.w + k4], X4[x.w + k4 + 1u], w); }
+      if (MR > 5u) { a5 = fma8(a5, X4[y.x + k4], X4[y.x + k4 + 1u], w); }
+      if (MR > 6u) { a6 = fma8(a6, X4[y.y + k4], X4[y.y + k4 + 1u], w); }
+      if (MR > 7u) { a7 = fma8(a7, X4[y.z + k4], X4[y.z + k4 + 1u], w); }
+    }
+  }
+  putRow4(0u, n0, a0); putRow4(1u, n0, a1); putRow4(2u, n0, a2); putRow4(3u, n0, a3);
+  putRow4(4u, n0, a4); putRow4(5u, n0, a5); putRow4(6u, n0, a6); putRow4(7u, n0, a7);
+}

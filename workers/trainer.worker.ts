@@ -22,6 +22,7 @@ import { browserHost } from '../src/engine/gpu/host-browser.ts';
 import { kernelSelfTest } from '../src/engine/selftest.ts';
 import '../src/engine/methods/all.ts';
 import { RunManager } from '../src/engine/runs.ts';
+import { TextStream } from '../src/engine/data/text-stream.ts';
 import { isTuned, tuneKernels } from '../src/engine/tune.ts';
 
 let gpu: Promise<Gpu> | undefined;
@@ -115,23 +116,20 @@ async function generateWith(req: GenerateRequest): Promise<GenerateResult> {
   if (!loaded) throw new Error('No model is loaded: pick a model folder first.');
   const { model, tokenizer } = loaded;
   const t0 = performance.now();
-  // Stream text deltas of prompt + continuation decoded together: single tokens do not
-  // decode to their share of the text (word-start markers, byte-fallback pieces), and the
-  // continuation alone would lose the space that joins it to the prompt.
+  // Text deltas of the continuation decoded over the whole sequence (data/text-stream.ts,
+  // shared with the CLI): single tokens do not decode to their share of the text.
   const promptIds = tokenizer.encode(req.prompt);
-  const continuation = (ids: readonly number[]) => tokenizer.decode([...promptIds, ...ids]).slice(tokenizer.decode(promptIds).length);
-  const sofar: number[] = [];
-  let shown = '';
+  const stream = new TextStream((ids) => tokenizer.decode(ids), promptIds);
+  const tag = req.tag === undefined ? {} : { tag: req.tag };
   const out = await model.generate(promptIds, {
     ...req,
     onToken: (id) => {
-      sofar.push(id);
-      const text = continuation(sofar);
-      emit({ type: 'token', id, text: text.slice(shown.length), ...(req.tag === undefined ? {} : { tag: req.tag }) });
-      shown = text;
+      emit({ type: 'token', id, text: stream.push(id), ...tag });
     },
   });
-  return { text: continuation(out), tokens: out.length, ms: performance.now() - t0 };
+  const rest = stream.finish();
+  if (rest) emit({ type: 'token', id: out[out.length - 1] ?? -1, text: rest, ...tag });
+  return { text: stream.text, tokens: out.length, ms: performance.now() - t0 };
 }
 
 const api: EngineApi = {
@@ -234,6 +232,10 @@ const api: EngineApi = {
     return runs.estimate(req);
   },
 
+  async fitRun(req) {
+    return runs.fitToBase(req);
+  },
+
   async startRun(req) {
     return runs.start(req);
   },
@@ -254,8 +256,8 @@ const api: EngineApi = {
     return runs.exportRun(id, format);
   },
 
-  async restoreRun(id, req, baseName, files, exportFormats) {
-    runs.restore(id, req, baseName, files, exportFormats);
+  async restoreRun(id, req, baseName, files, exportFormats, basePrecision) {
+    runs.restore(id, req, baseName, files, exportFormats, basePrecision);
   },
 };
 

@@ -3,6 +3,8 @@
 
 export class UsageError extends Error {
   override name = 'UsageError';
+  /** Whether the CLI prints its usage after the message (not for a refused output folder). */
+  showUsage = true;
 }
 
 export class Flags {

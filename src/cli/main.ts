@@ -12,7 +12,8 @@ import { windows } from '../engine/data/corpus.ts';
 import { batches as makeBatches, encodeRows, parseDataset } from '../engine/data/dataset.ts';
 import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import { loadModel } from '../engine/model/load.ts';
-import { ConfigError } from '../engine/methods/schema.ts';
+import { ConfigError } from '../engine/config/schema.ts';
+import { TextStream } from '../engine/data/text-stream.ts';
 import { Flags, UsageError } from './args.ts';
 import { precisionFlag, progressPrinter } from './common.ts';
 import { estimate, methodsCommand, readDataFile, trainCommand } from './train.ts';
@@ -80,23 +81,21 @@ async function generate(argv: string[]): Promise<void> {
   try {
     const ids = tokenizer.encode(prompt);
     const t0 = performance.now();
-    let shown = '';
-    const sofar: number[] = [];
+    // The continuation decoded over the whole sequence, as the studio's worker does.
+    const stream = new TextStream((x) => tokenizer.decode(x), ids);
     const out = await model.generate(ids, {
       ...opts,
       onToken: (id) => {
-        sofar.push(id);
-        if (json) console.log(JSON.stringify({ type: 'token', id, text: tokenizer.decode([id]) }));
-        else {
-          // Decode the whole continuation each time: byte-fallback tokens only form text together.
-          const text = tokenizer.decode(sofar);
-          process.stdout.write(text.slice(shown.length));
-          shown = text;
-        }
+        const text = stream.push(id);
+        if (json) console.log(JSON.stringify({ type: 'token', id, text }));
+        else process.stdout.write(text);
       },
     });
     const ms = performance.now() - t0;
-    const text = tokenizer.decode(out);
+    const rest = stream.finish();
+    if (json && rest) console.log(JSON.stringify({ type: 'token', text: rest }));
+    else if (!json) process.stdout.write(rest);
+    const text = stream.text;
     if (json) console.log(JSON.stringify({ type: 'done', prompt, text, tokens: out.length, ms, tokensPerSec: (out.length / ms) * 1000 }));
     else process.stdout.write(`\n[${out.length} tokens, ${((out.length / ms) * 1000).toFixed(1)} tokens/s]\n`);
   } finally {
@@ -229,7 +228,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     process.stderr.write(`${err.name}: ${err.message}\n`);
-    if (err instanceof UsageError) process.stderr.write(USAGE);
+    if (err instanceof UsageError && err.showUsage) process.stderr.write(USAGE);
     // Bad flags or options (the method and trainer schemas' ConfigError) are usage errors too.
     process.exit(err instanceof UsageError || err instanceof ConfigError ? 2 : 1);
   },

@@ -10,7 +10,7 @@ import { nodeDirCache } from '../engine/io/node-cache.ts';
 import { nodeModelDir } from '../engine/io/node-dir.ts';
 import { UsageError } from './args.ts';
 
-const BUILTIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/models');
+export const BUILTIN_MODELS = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/models');
 
 export function resolveModel(spec: string, progress?: (p: HubProgress) => void): ModelFiles {
   if (spec.startsWith('hf:')) {
@@ -19,11 +19,11 @@ export function resolveModel(spec: string, progress?: (p: HubProgress) => void):
   }
   if (spec.startsWith('builtin:')) {
     const name = spec.slice(8);
-    const have = existsSync(BUILTIN) ? readdirSync(BUILTIN).filter((d) => statSync(join(BUILTIN, d)).isDirectory()) : [];
+    const have = existsSync(BUILTIN_MODELS) ? readdirSync(BUILTIN_MODELS).filter((d) => statSync(join(BUILTIN_MODELS, d)).isDirectory()) : [];
     if (!have.includes(name)) {
       throw new UsageError(`no built-in model "${name}" (built-in: ${have.length ? have.join(', ') : 'none yet'}); give a folder or hf:<owner>/<name>`);
     }
-    return nodeModelDir(join(BUILTIN, name));
+    return nodeModelDir(join(BUILTIN_MODELS, name));
   }
   if (!existsSync(spec) || !statSync(spec).isDirectory()) {
     throw new UsageError(`--model ${spec}: not a folder (expected a Hugging Face model folder, hf:<owner>/<name>[@revision] or builtin:<name>)`);

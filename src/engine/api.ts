@@ -9,7 +9,7 @@ import type { BasePrecision } from './model/decoder.ts';
 import type { FieldMapping } from './data/dataset.ts';
 import type { ExportFile } from './methods/types.ts';
 import type { DatasetPreview, DatasetSummary, EstimateResult, MethodInfo, PreviewSettings, RunEvent, RunRequestData } from './runs.ts';
-import type { Schema } from './methods/schema.ts';
+import type { Schema } from './config/schema.ts';
 
 export type { DatasetPreview, DatasetSummary, EstimateResult, MethodInfo, PreviewSettings, RunEvent, RunRequestData } from './runs.ts';
 
@@ -152,6 +152,8 @@ export interface EngineApi {
   loadBuiltinDataset(name: string): Promise<DatasetSummary>;
   /** Memory per ledger category a run would need on the loaded model, and whether it can start. */
   estimateRun(req: RunRequestData): Promise<EstimateResult>;
+  /** The request with its method's settings fitted to the loaded base, and what changed. */
+  fitRun(req: RunRequestData): Promise<{ request: RunRequestData; note?: string }>;
   /** Check and queue a run; returns its id. Progress arrives as 'run' and 'train' events. */
   startRun(req: RunRequestData): Promise<string>;
   pauseRun(id: string): Promise<void>;
@@ -161,7 +163,7 @@ export interface EngineApi {
   exportRun(id: string, format?: string): Promise<ExportFile[]>;
   /** Re-register a run finished before (its default export kept by the page, e.g. across a
    *  reload) so exportRun and generate({ runId }) work with it; it must match the loaded base. */
-  restoreRun(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: string[]): Promise<void>;
+  restoreRun(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: string[], basePrecision?: BasePrecision): Promise<void>;
 }
 
 export function errorInfo(e: unknown): ErrorInfo {

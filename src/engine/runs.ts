@@ -12,12 +12,12 @@ import type { ByCategory } from './gpu/ledger.ts';
 import type { BasePrecision } from './model/decoder.ts';
 import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
-import type { Schema } from './methods/schema.ts';
-import type { ExportFile, Trainable } from './methods/types.ts';
+import { parseConfig, type Schema } from './config/schema.ts';
+import type { ExportFile, ExtraExport, MethodDef, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
-import { TRAINER_SCHEMA } from './train/config.ts';
+import { TRAINER_SCHEMA } from './config/trainer.ts';
 import { planRun, prepareData, type RunPlan } from './train/plan.ts';
 import { RunControl, saveCheckpoint, train, type TrainEvent, type TrainSummary } from './train/trainer.ts';
 
@@ -137,21 +137,11 @@ export interface LoadedBase {
   source?: ModelFiles;
 }
 
-/** Formats every run offers beside its method's own: the merged model, and a llama.cpp
- *  GGUF adapter for plain LoRA runs (DoRA and SHiRA have no GGUF form). */
-export function extraExportFormats(files: readonly ExportFile[]): string[] {
-  const cfg = files.find((f) => f.name === 'adapter_config.json');
-  let plainLora = false;
-  if (cfg) {
-    try {
-      const c: unknown = JSON.parse(new TextDecoder().decode(cfg.bytes));
-      plainLora = typeof c === 'object' && c !== null && (c as Record<string, unknown>).peft_type === 'LORA' && (c as Record<string, unknown>).use_dora !== true;
-    } catch {
-      plainLora = false;
-    }
-  }
-  const isQzo = files.some((f) => f.name === 'qzo_config.json');
-  return [...(plainLora ? ['gguf'] : []), ...(isQzo ? [] : ['merged'])];
+/** Formats a run offers here beside its method's own, as its method says (methods/<m>/):
+ *  the merged model and a llama.cpp GGUF adapter where the method offers them. */
+export function extraExportFormats(method: MethodDef, config: RunPlan['config']): string[] {
+  const offered: readonly ExtraExport[] = method.offers(config);
+  return (['gguf', 'merged'] as const).filter((f) => offered.includes(f));
 }
 
 export interface RunHost {
@@ -177,8 +167,17 @@ interface RunRecord {
   exportFormats?: readonly string[];
   checkpoint?: Uint8Array;
   summary?: TrainSummary;
-  /** Base it ran on (imports need the same one). */
+  /** Base it ran on (imports need the same one), and how that base was held. */
   baseName: string;
+  basePrecision?: BasePrecision;
+}
+
+/** Why a run cannot be applied to the loaded base (another model, or the same one held at
+ *  another precision: its outputs would differ), or undefined when it can. */
+function baseMismatch(r: { id: string; baseName: string; basePrecision?: BasePrecision }, base: LoadedBase, todo: string): string | undefined {
+  if (base.name !== r.baseName) return `run ${r.id} was trained on ${r.baseName}; load that model to ${todo}`;
+  if (r.basePrecision && base.precision !== r.basePrecision) return `run ${r.id} was trained on ${r.baseName} held as ${r.basePrecision}, and it is loaded as ${base.precision} now (its outputs would differ); load it as ${r.basePrecision} to ${todo}`;
+  return undefined;
 }
 
 const errorOf = (e: unknown) => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) });
@@ -268,13 +267,33 @@ export class RunManager {
     }
   }
 
+  /**
+   * The request with its method's settings fitted to the loaded base (the method's
+   * fitToBase: MeZO on a quantized base becomes ZO-LoRA), and the note saying what changed;
+   * the request as it is when it fits, or when its method has nothing closer. Never throws
+   * for a bad config: `estimate` and `start` say what is wrong with it.
+   */
+  fitToBase(req: RunRequestData): { request: RunRequestData; note?: string } {
+    const base = this.requireBase();
+    const m = getMethod(req.method);
+    if (!m.fitToBase) return { request: req };
+    let cfg;
+    try {
+      cfg = parseConfig(m.schema, req.methodConfig, `${m.name}: --`);
+    } catch {
+      return { request: req };
+    }
+    const fit = m.fitToBase(base.model.spec, cfg, { B: req.B, T: req.T, precision: base.precision });
+    return fit ? { request: { ...req, methodConfig: { ...fit.config } }, note: fit.note } : { request: req };
+  }
+
   /** Check the request now (bad input fails here, before any GPU work) and queue the run. */
   start(req: RunRequestData): string {
     const base = this.requireBase();
     const plan = this.plan(req, base);
     if (!this.datasets.has(req.datasetId)) throw new Error(`no dataset "${req.datasetId}" is loaded`);
     const id = `run-${this.nextId++}`;
-    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name };
+    const rec: RunRecord = { id, request: req, plan, control: new RunControl(), phase: 'queued', baseName: base.name, basePrecision: base.precision };
     this.runs.set(id, rec);
     this.host.emit({ type: 'run', id, phase: 'queued' });
     void this.host.exclusive(() => this.execute(rec));
@@ -332,7 +351,7 @@ export class RunManager {
         onEvent: (event) => this.host.emit({ type: 'train', id: r.id, event }),
       });
       r.files = await state.exportFiles();
-      r.exportFormats = [...state.exportFormats, ...extraExportFormats(r.files)];
+      r.exportFormats = [...state.exportFormats, ...extraExportFormats(r.plan.method, r.plan.config)];
       r.checkpoint = await saveCheckpoint(state, summary.steps, { method: r.plan.method.name });
       r.summary = summary;
       this.finish(r, summary.stopped ? 'stopped' : 'done', { summary, exportFormats: [...r.exportFormats] });
@@ -358,7 +377,8 @@ export class RunManager {
     if (format === 'gguf' || format === 'merged') {
       return this.host.exclusive(async () => {
         const base = this.requireBase();
-        if (base.name !== r.baseName) throw new Error(`run ${id} was trained on ${r.baseName}; load that model to export it as ${format}`);
+        const why = baseMismatch(r, base, `export it as ${format}`);
+        if (why) throw new Error(why);
         if (format === 'gguf') return [{ name: 'adapter.gguf', bytes: (await peftLoraToGguf(files, base.model.spec)).bytes }];
         if (!base.source) throw new Error('the loaded model\'s files are not at hand to merge into');
         const out = memoryFolder();
@@ -374,7 +394,8 @@ export class RunManager {
     const rec = typeof r === 'string' ? this.record(r) : r;
     const base = this.requireBase();
     if (!rec.files) throw new Error(`run ${rec.id} has not finished`);
-    if (base.name !== rec.baseName) throw new Error(`run ${rec.id} was trained on ${rec.baseName}; load that model to use it`);
+    const why = baseMismatch(rec, base, 'use it');
+    if (why) throw new Error(why);
     const m = getMethod(rec.plan.method.name);
     if (!m.importFiles) throw new Error(`${m.name} runs cannot be re-applied`);
     const state = await m.importFiles(base.model, rec.files, { seed: rec.request.seed, trainer: rec.plan.trainer, shape: rec.plan.shape, baseModel: base.name });
@@ -392,11 +413,12 @@ export class RunManager {
    * `id`, so that export and generation work with it again. It must have trained on the
    * loaded base.
    */
-  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[]): void {
+  restore(id: string, req: RunRequestData, baseName: string, files: ExportFile[], exportFormats: readonly string[], basePrecision?: BasePrecision): void {
     const base = this.requireBase();
-    if (base.name !== baseName) throw new Error(`run ${id} was trained on ${baseName}; load that model to use it`);
+    const why = baseMismatch({ id, baseName, basePrecision }, base, 'use it');
+    if (why) throw new Error(why);
     const plan = this.plan(req, base);
-    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName });
+    this.runs.set(id, { id, request: req, plan, control: new RunControl(), phase: 'done', files, exportFormats, baseName, basePrecision });
     const n = Number(/^run-(\d+)$/.exec(id)?.[1] ?? 0);
     if (n >= this.nextId) this.nextId = n + 1;
   }

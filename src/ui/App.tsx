@@ -9,7 +9,8 @@ import { ModelPanel } from './ModelPanel.tsx';
 import { Playground } from './Playground.tsx';
 import { RunsPanel } from './RunsPanel.tsx';
 import { SelfTest } from './SelfTest.tsx';
-import { useStore } from './store/index.ts';
+import { savedToken } from './HubForm.tsx';
+import { restoredSession, useStore } from './store/index.ts';
 
 export function App() {
   const status = useStore((s) => s.gpuStatus);
@@ -17,6 +18,15 @@ export function App() {
   useEffect(() => {
     void probe();
   }, [probe]);
+  // The dataset chosen before a reload comes back (a sample, or a Hub dataset from the cache).
+  useEffect(() => {
+    if (status !== 'ready') return;
+    const s = useStore.getState();
+    const c = restoredSession.dataChoice;
+    if (s.dataset || s.dataStatus === 'loading' || !c || s.dataChoice !== c) return;
+    if (c.kind === 'builtin') void s.loadBuiltinDataset(c.name);
+    else if (c.kind === 'hub') void s.loadHubDataset({ ...c.req, token: savedToken() || undefined }, c.mapping);
+  }, [status]);
 
   return (
     <div className="app">

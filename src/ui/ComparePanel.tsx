@@ -12,6 +12,7 @@ import { RunPlayground } from './RunPlayground.tsx';
 import { useStore } from './store/index.ts';
 import { runUsable } from './store/persistSlice.ts';
 import type { RunView } from './store/runTypes.ts';
+import { defaultDiffPair, flatRequest, fmtTps, fmtWall, TOKENS_PER_SEC_HELP, tokensPerSecond, WALL_TIME_HELP, wallTime } from './run-stats.ts';
 
 const isFinished = (r: RunView | undefined): r is RunView => r?.phase === 'done' || r?.phase === 'stopped';
 
@@ -40,9 +41,6 @@ export function compareRow(r: RunView): CompareRow {
   const params = r.trainableParams ?? s?.trainableParams;
   const end = last(r.steps);
   const peakSteps = r.steps.length ? Math.max(...r.steps.map((p) => p.memory.peak)) : undefined;
-  // The median step: the first one also compiles pipelines, and evals are not training.
-  const rates = r.steps.map((p) => p.tokensPerSec).filter(Number.isFinite).sort((a, b) => a - b);
-  const tps = rates.length ? (rates.length % 2 ? rates[(rates.length - 1) / 2] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2) : undefined;
   return {
     id: r.id,
     label: r.label,
@@ -50,12 +48,12 @@ export function compareRow(r: RunView): CompareRow {
     params,
     pctBase: params !== undefined && r.model.parameters > 0 ? (100 * params) / r.model.parameters : undefined,
     peakBytes: s?.peakBytes ?? peakSteps,
-    tokensPerSec: tps,
+    tokensPerSec: tokensPerSecond(r),
     trainLoss: finite(s?.finalLoss ?? end?.loss),
     evalLoss: finite(s?.evalLoss ?? last(r.evals)?.loss),
     metric: finite(s?.metric ?? last(r.evals)?.metric),
     adapterBytes: r.exportBytes,
-    wallMs: s?.wallMs ?? end?.wallMs,
+    wallMs: wallTime(r),
   };
 }
 
@@ -67,12 +65,12 @@ const COLS: Col[] = [
   { key: 'params', title: 'Trainable', long: 'Trainable parameters', fmt: (r) => (r.params === undefined ? '–' : r.params.toLocaleString('en-US')), numeric: true },
   { key: 'pctBase', title: '% of base', long: 'Trainable parameters as a share of the base model\'s', fmt: (r) => (r.pctBase === undefined ? '–' : `${r.pctBase < 0.1 ? r.pctBase.toFixed(3) : r.pctBase.toFixed(2)} %`), numeric: true },
   { key: 'peakBytes', title: 'Peak mem', long: 'Peak GPU memory (ledger)', fmt: (r) => formatBytes(r.peakBytes), numeric: true },
-  { key: 'tokensPerSec', title: 'Tok/s', long: 'Training tokens per second (median step)', fmt: (r) => num(r.tokensPerSec, 1), numeric: true },
+  { key: 'tokensPerSec', title: 'Tokens/s', long: TOKENS_PER_SEC_HELP, fmt: (r) => fmtTps(r.tokensPerSec), numeric: true },
   { key: 'trainLoss', title: 'Train loss', long: 'Final training loss', fmt: (r) => num(r.trainLoss, 4), numeric: true },
   { key: 'evalLoss', title: 'Eval loss', long: 'Held-out loss at the last eval', fmt: (r) => num(r.evalLoss, 4), numeric: true },
   { key: 'metric', title: 'Metric', long: 'Exact match on held-out prompts', fmt: (r) => (r.metric === undefined ? '–' : `${(100 * r.metric).toFixed(1)} %`), numeric: true },
   { key: 'adapterBytes', title: 'Adapter', long: 'Size of the default export', fmt: (r) => formatBytes(r.adapterBytes), numeric: true },
-  { key: 'wallMs', title: 'Wall', long: 'Wall-clock time of the run', fmt: (r) => (r.wallMs === undefined ? '–' : `${(r.wallMs / 1000).toFixed(1)} s`), numeric: true },
+  { key: 'wallMs', title: 'Wall time', long: WALL_TIME_HELP, fmt: (r) => fmtWall(r.wallMs), numeric: true },
 ];
 
 /** Points not beaten on both axes by another (lower is better on both), by x. */
@@ -85,20 +83,8 @@ export function paretoFront<P extends { x: number; y: number }>(points: readonly
 
 /** A run's settings as flat `section.key` → value, for the diff. */
 export function flatConfig(r: RunView): Record<string, string> {
-  const q = r.request;
-  const out: Record<string, string> = {
-    method: q.method,
-    model: `${r.model.name} (${r.model.precision})`,
-    dataset: r.datasetName,
-    B: String(q.B),
-    T: String(q.T),
-    seed: String(q.seed),
-  };
-  const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
-  for (const [k, v] of Object.entries(q.methodConfig)) out[`method.${k}`] = show(v);
-  for (const [k, v] of Object.entries(q.trainer)) out[`trainer.${k}`] = show(v);
-  for (const [k, v] of Object.entries(q.data)) out[`data.${k}`] = show(v);
-  return out;
+  const { method, ...rest } = flatRequest(r.request);
+  return { method, model: `${r.model.name} (${r.model.precision})`, dataset: r.datasetName, ...rest };
 }
 
 const wide = { gridColumn: '1 / -1' } as const;
@@ -244,16 +230,18 @@ function Pareto({ rows }: { rows: CompareRow[] }) {
 }
 
 function ConfigDiff({ runs }: { runs: RunView[] }) {
-  const [a, setA] = useState(runs[0]?.id ?? '');
-  const [b, setB] = useState(runs[1]?.id ?? runs[0]?.id ?? '');
-  const ra = runs.find((r) => r.id === a) ?? runs[0];
-  const rb = runs.find((r) => r.id === b) ?? runs[1] ?? runs[0];
+  // Until the user picks, the two latest runs that differ (updated as runs finish).
+  const [a, setA] = useState<string>();
+  const [b, setB] = useState<string>();
+  const pair = defaultDiffPair(runs);
+  const ra = runs.find((r) => r.id === a) ?? runs.find((r) => r.id === pair?.[0]) ?? runs[0];
+  const rb = runs.find((r) => r.id === b) ?? runs.find((r) => r.id === pair?.[1]) ?? runs[0];
   const fa = ra ? flatConfig(ra) : {};
   const fb = rb ? flatConfig(rb) : {};
   const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])];
   const differing = keys.filter((k) => fa[k] !== fb[k]).length;
   const [onlyDiff, setOnlyDiff] = useState(false);
-  const pick = (value: string, set: (v: string) => void, label: string) => (
+  const pick = (value: string, set: (v: string | undefined) => void, label: string) => (
     <label className="field">
       {label}
       <select value={value} onChange={(e) => set(e.target.value)}>
@@ -361,6 +349,12 @@ function SavedRow({ id }: { id: string }) {
   const label = useStore((s) => s.runs[id]?.label ?? id);
   const phase = useStore((s) => s.runs[id]?.phase);
   const model = useStore((s) => s.runs[id]?.model.name);
+  const precision = useStore((s) => s.runs[id]?.model.precision);
+  const loaded = useStore((s) => (s.modelStatus === 'ready' ? s.model : undefined));
+  const modelLoading = useStore((s) => s.modelStatus === 'loading');
+  const loadBuiltin = useStore((s) => s.loadBuiltin);
+  const basePrecision = (['f32', 'q8', 'q4', 'nf4'] as const).find((p) => p === precision);
+  const otherPrecision = !!loaded && loaded.name === model && loaded.precision !== precision;
   const bytes = useStore((s) => s.storedBytes[id]);
   const stored = useStore((s) => id in s.storedKeys);
   const usable = useStore((s) => runUsable(s, id));
@@ -393,14 +387,19 @@ function SavedRow({ id }: { id: string }) {
       <td>
         {phase}
         {finished && phase !== 'failed' && (
-          <span className="muted" title={restoreError}>
+          <span className="muted" title={restoreError} data-testid={`saved-state-${id}`}>
             {' '}
-            · {usable ? 'ready' : restoreError ? `not restored: ${restoreError}` : `load ${model} to use`}
+            · {usable ? 'ready' : restoreError ? `not restored: ${restoreError}` : otherPrecision ? `trained on the ${precision} base; ${loaded?.precision} is loaded (its outputs would differ)` : `load ${model} (${precision}) to use`}
           </span>
+        )}
+        {finished && phase !== 'failed' && !usable && model?.startsWith('builtin:') && basePrecision && (
+          <button type="button" className="small secondary" disabled={modelLoading} data-testid={`load-base-${id}`} onClick={() => void loadBuiltin(model.slice('builtin:'.length), basePrecision)}>
+            Load {model.slice('builtin:'.length)} as {precision}
+          </button>
         )}
       </td>
       <td>
-        <code>{model}</code>
+        <code>{model}</code> <span className="muted">({precision})</span>
       </td>
       <td data-testid={`stored-bytes-${id}`}>{stored ? formatBytes(bytes) : finished ? 'saving…' : '–'}</td>
       <td>

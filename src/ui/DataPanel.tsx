@@ -23,6 +23,7 @@ export function DataPanel() {
   const status = useStore((s) => s.dataStatus);
   const dataset = useStore((s) => s.dataset);
   const error = useStore((s) => s.dataError);
+  const choice = useStore((s) => s.dataChoice);
   const loadFile = useStore((s) => s.loadDatasetFile);
   const loadBuiltin = useStore((s) => s.loadBuiltinDataset);
   const [dragging, setDragging] = useState(false);
@@ -104,8 +105,16 @@ export function DataPanel() {
       <HubDatasetForm mapping={mapped} busy={busy} />
       {busy && <p role="status">Reading…</p>}
       {error && (
-        <p className="problem" role="alert" data-testid="dataset-error">
-          {error.name}: {error.message}
+        <div className="problem error-box" role="alert" data-testid="dataset-error">
+          <p>
+            {error.name}: {error.message}
+          </p>
+          {dataset && <p data-testid="dataset-kept">Nothing changed: the runs still train on {dataset.name}.</p>}
+        </div>
+      )}
+      {!dataset && !busy && choice?.kind === 'file' && (
+        <p className="muted" data-testid="dataset-reload-file">
+          Before the reload the runs trained on the file <code>{choice.name}</code>: its contents were not kept, so choose it again (or another dataset).
         </p>
       )}
       {dataset && (

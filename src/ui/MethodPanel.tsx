@@ -50,7 +50,7 @@ export function MethodPanel() {
   const info = methods.find((m) => m.name === method);
   const configValues = useMemo(() => (info ? effective(info.schema, configEdits) : {}), [info, configEdits]);
   const trainerValues = useMemo(() => (info && trainerSchema ? trainerRaw({ methodInfo: info, trainerSchema, trainerShared, trainerOwn }) : {}), [info, trainerSchema, trainerShared, trainerOwn]);
-  const tags = useMemo(() => Object.fromEntries(Object.keys(info?.trainerDefaults ?? {}).map((k) => [k, 'per method'])), [info, method]);
+  const tags = useMemo(() => Object.fromEntries(Object.keys(info?.trainerDefaults ?? {}).map((k) => [k, 'per method'])), [info]);
   const onConfig = useCallback((k: string, v: Raw) => setConfig(method, k, v), [setConfig, method]);
   const onShape = useCallback((k: string, v: Raw) => setShape(k === 'B' || k === 'T' || k === 'seed' ? k : 'seed', String(v)), [setShape]);
   const shapeValues = useMemo(() => ({ ...shape }), [shape]);

@@ -26,7 +26,8 @@ export function ModelPanel() {
   const error = useStore((s) => s.modelError);
   const load = useStore((s) => s.loadModel);
   const loadBuiltin = useStore((s) => s.loadBuiltin);
-  const [precision, setPrecision] = useState<BasePrecision>('f32');
+  const precision = useStore((s) => s.basePrecision);
+  const setPrecision = useStore((s) => s.setBasePrecision);
   const folder = useRef<HTMLInputElement>(null);
   useEffect(() => folder.current?.setAttribute('webkitdirectory', ''), []);
   const pick = (list: FileList | null) => {

@@ -8,8 +8,8 @@ import { useShallow } from 'zustand/react/shallow';
 import type { RunRequestData } from '../engine/runs.ts';
 import { autoLabel, buildRequest } from './store/draft.ts';
 import { useStore } from './store/index.ts';
-import type { RunView } from './store/runTypes.ts';
 import { useDraft } from './useDraft.ts';
+import { fmtDuration, fmtTps, TIME_LEFT_HELP, timeLeft, TOKENS_PER_SEC_HELP, tokensPerSecond } from './run-stats.ts';
 
 export function RunsPanel() {
   const order = useStore((s) => s.runOrder);
@@ -39,8 +39,12 @@ export function RunsPanel() {
                 <th scope="col">Step</th>
                 <th scope="col">Loss</th>
                 <th scope="col">Eval loss</th>
-                <th scope="col">Tokens/s</th>
-                <th scope="col">Time left</th>
+                <th scope="col">
+                  <span className="help-term" title={TOKENS_PER_SEC_HELP}>Tokens/s</span>
+                </th>
+                <th scope="col">
+                  <span className="help-term" title={TIME_LEFT_HELP}>Time left</span>
+                </th>
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -77,6 +81,7 @@ function Launch() {
   const blocker = useBlocker();
   const startRuns = useStore((s) => s.startRuns);
   const starting = useStore((s) => s.starting);
+  const skipped = useStore((s) => s.skipped);
   const parts = useStore(useShallow((s) => ({ methods: s.methods, trainerSchema: s.trainerSchema, configEdits: s.configEdits, trainerShared: s.trainerShared, trainerOwn: s.trainerOwn, shape: s.shape, datasetId: s.dataset?.id ?? '', data: s.dataSettings, method: s.method })));
   const datasetName = useStore((s) => s.dataset?.name);
   const [compare, setCompare] = useState<string[]>(['lora', 'mezo']);
@@ -103,10 +108,12 @@ function Launch() {
     );
     return b.request ?? `${method}: ${b.problem}`;
   };
-  const launch = (reqs: (RunRequestData | string)[]) => {
-    const bad = reqs.find((r): r is string => typeof r === 'string');
-    setLocalError(bad);
-    if (!bad) void startRuns(reqs.filter((r): r is RunRequestData => typeof r !== 'string'));
+  const launch = (reqs: (RunRequestData | string)[], each = false) => {
+    const bad = reqs.filter((r): r is string => typeof r === 'string');
+    setLocalError(bad.length ? bad.join('\n') : undefined);
+    const good = reqs.filter((r): r is RunRequestData => typeof r !== 'string');
+    // A comparison queues every method that can run; a sweep is all or nothing.
+    if (each ? good.length > 0 : bad.length === 0) void startRuns(good, { each });
   };
   const sweepList = useMemo(() => sweepValues.split(/[\s,;]+/).filter(Boolean), [sweepValues]);
   const method = parts.methods.find((m) => m.name === parts.method);
@@ -124,7 +131,7 @@ function Launch() {
       </div>
       <fieldset className="launch-group">
         <legend>Queue a comparison</legend>
-        <p className="muted">The same data and batch for each method; each keeps its own settings from the form above (pick it there to edit them).</p>
+        <p className="muted">The same data and batch for each method; each keeps its own settings from the form above (pick it there to edit them), fitted to the loaded base where they would not run on it (MeZO on a quantized base trains LoRA adapters: ZO-LoRA). A method that cannot run is listed and the others still queue.</p>
         <div className="row-buttons">
           {parts.methods.map((m) => (
             <label key={m.name} className="field">
@@ -132,7 +139,7 @@ function Launch() {
               {m.name}
             </label>
           ))}
-          <button type="button" className="secondary" disabled={!modelAndData || starting || compare.length === 0} data-testid="queue-comparison" onClick={() => launch(parts.methods.filter((m) => compare.includes(m.name)).map((m) => requestFor(m.name)))}>
+          <button type="button" className="secondary" disabled={!modelAndData || starting || compare.length === 0} data-testid="queue-comparison" onClick={() => launch(parts.methods.filter((m) => compare.includes(m.name)).map((m) => requestFor(m.name)), true)}>
             Queue {compare.length} runs
           </button>
         </div>
@@ -173,9 +180,19 @@ function Launch() {
         </p>
       </fieldset>
       {localError && (
-        <p className="problem" role="alert">
+        <p className="problem pre-line" role="alert">
           {localError}
         </p>
+      )}
+      {skipped.length > 0 && (
+        <div className="problem" role="alert" data-testid="comparison-skipped">
+          Not queued (the others were):
+          <ul>
+            {skipped.map((l) => (
+              <li key={l}>{l}</li>
+            ))}
+          </ul>
+        </div>
       )}
     </div>
   );
@@ -183,31 +200,13 @@ function Launch() {
 
 const fmtLoss = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(4));
 
-function fmtDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '—';
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${s % 60} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-/** Milliseconds per step over the last few steps. */
-export function stepRate(r: RunView): number | undefined {
-  const n = r.steps.length;
-  if (n === 0) return undefined;
-  if (n === 1) return r.steps[0].wallMs / Math.max(1, r.steps[0].step);
-  const k = Math.min(n - 1, 10);
-  const a = r.steps[n - 1 - k];
-  const b = r.steps[n - 1];
-  return (b.wallMs - a.wallMs) / Math.max(1, b.step - a.step);
-}
 
 const RunRow = memo(function RunRow({ id }: { id: string }) {
   const r = useStore((s) => s.runs[id]);
   const paused = useStore((s) => !!s.pausedRuns[id]);
   const shown = useStore((s) => s.chartRuns.includes(id));
   const setShown = useStore((s) => s.setChartRun);
+  const pending = useStore((s) => s.pendingControl[id]);
   const pause = useStore((s) => s.pauseRun);
   const resume = useStore((s) => s.resumeRun);
   const stop = useStore((s) => s.stopRun);
@@ -215,23 +214,30 @@ const RunRow = memo(function RunRow({ id }: { id: string }) {
   const last = r.steps.at(-1);
   const total = Number(r.request.trainer.steps);
   const step = last?.step ?? 0;
-  const rate = stepRate(r);
   const active = r.phase === 'queued' || r.phase === 'running';
-  const left = r.phase === 'running' && rate !== undefined ? fmtDuration((total - step) * rate) : r.phase === 'queued' ? 'queued' : '—';
+  const leftMs = r.phase === 'running' && !paused ? timeLeft(r) : undefined;
+  const left = leftMs !== undefined ? fmtDuration(leftMs) : r.phase === 'queued' ? 'queued' : paused && active ? 'paused' : '—';
   const phase = paused && r.phase === 'running' ? 'paused' : r.phase;
+  const shownPhase = pending && active ? `${pending}…` : phase;
+  const tps = tokensPerSecond(r);
   const evalLoss = r.evals.at(-1)?.loss ?? r.summary?.evalLoss;
   return (
-    <tr data-testid="run-row" data-run={id} data-phase={phase} data-step={step} data-loss={last?.loss ?? ''} data-first-loss={r.steps[0]?.loss ?? ''}>
+    <tr data-testid="run-row" data-run={id} data-phase={phase} data-pending={pending ?? ''} data-step={step} data-loss={last?.loss ?? ''} data-first-loss={r.steps[0]?.loss ?? ''}>
       <td>
         <input type="checkbox" checked={shown} aria-label={`Show ${r.label} in the charts`} onChange={(e) => setShown(id, e.target.checked)} />
       </td>
       <th scope="row" className="run-label">
         {r.label}
+        {r.note && (
+          <div className="run-note small" data-testid="run-note">
+            {r.note}
+          </div>
+        )}
       </th>
       <td>{r.request.method}</td>
       <td>
-        <span className={`phase ${phase}`} title={r.error ? `${r.error.name}: ${r.error.message}` : undefined}>
-          {phase}
+        <span className={`phase ${phase}${pending && active ? ' pending' : ''}`} data-testid="run-phase" title={r.error ? `${r.error.name}: ${r.error.message}` : undefined}>
+          {shownPhase}
         </span>
         {r.error && <div className="problem small">{r.error.message}</div>}
       </td>
@@ -240,22 +246,22 @@ const RunRow = memo(function RunRow({ id }: { id: string }) {
       </td>
       <td data-testid="run-loss">{fmtLoss(last?.loss)}</td>
       <td>{fmtLoss(evalLoss)}</td>
-      <td>{last ? last.tokensPerSec.toFixed(0) : '—'}</td>
+      <td data-testid="run-tps" data-value={tps ?? ''}>{tps === undefined ? '—' : fmtTps(tps)}</td>
       <td>{left}</td>
       <td>
         <div className="actions">
         {active && !paused && (
-          <button type="button" className="small secondary" disabled={r.phase !== 'running'} onClick={() => void pause(id)} aria-label={`Pause ${r.label}`}>
+          <button type="button" className="small secondary" disabled={r.phase !== 'running' || !!pending} onClick={() => void pause(id)} aria-label={`Pause ${r.label}`}>
             Pause
           </button>
         )}
         {active && paused && (
-          <button type="button" className="small secondary" onClick={() => void resume(id)} aria-label={`Resume ${r.label}`}>
+          <button type="button" className="small secondary" disabled={!!pending} onClick={() => void resume(id)} aria-label={`Resume ${r.label}`}>
             Resume
           </button>
         )}
         {active && (
-          <button type="button" className="small danger" onClick={() => void stop(id)} aria-label={`Stop ${r.label}`}>
+          <button type="button" className="small danger" disabled={pending === 'stopping'} onClick={() => void stop(id)} aria-label={`Stop ${r.label}`}>
             Stop
           </button>
         )}

@@ -1,10 +1,10 @@
-// A form generated from a config schema (src/engine/methods/schema.ts): a labelled input
+// A form generated from a config schema (src/engine/config/schema.ts): a labelled input
 // per field with its help text as the description, ranges on the inputs and checked with
 // the engine's parser (the message shows under the field), enum selects, list text inputs,
 // checkboxes, and a log-scale slider beside fields marked `log` (learning rates, ε).
 
 import { memo } from 'react';
-import type { Field, NumberField, Schema } from '../engine/methods/schema.ts';
+import type { Field, NumberField, Schema } from '../engine/config/schema.ts';
 import type { Raw, RawValues } from './store/draft.ts';
 
 const LABELS: Record<string, string> = {

@@ -11,12 +11,12 @@ import type { ModelFiles } from '../../src/engine/io/model-files.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { SafetensorsFile, writeSafetensors } from '../../src/engine/io/safetensors.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { parseConfig } from '../../src/engine/methods/schema.ts';
+import { parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch, ExportFile } from '../../src/engine/methods/types.ts';
 import type { BasePrecision } from '../../src/engine/model/decoder.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
 import { dequantize, quantize } from '../../src/engine/quant/block.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, memoryModel, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 

@@ -12,7 +12,7 @@ import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { SafetensorsFile } from '../../src/engine/io/safetensors.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, testGpu } from '../helpers/gpu.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

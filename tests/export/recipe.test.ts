@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDataset, type DatasetRow } from '../../src/engine/data/dataset.ts';
+import '../../src/engine/methods/all.ts';
 import { continueAtScale, parseRunRecord, yamlNumber, type Recipe, type RunRecord } from '../../src/engine/export/recipe.ts';
-import { ConfigError } from '../../src/engine/methods/schema.ts';
+import { ConfigError } from '../../src/engine/config/schema.ts';
 import { parseModelConfig } from '../../src/engine/model/config.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 
 const DATASETS = new URL('../../public/datasets/', import.meta.url).pathname;
 const GPT2 = parseModelConfig(readFileSync(new URL('../fixtures/models/gpt2/config.json', import.meta.url), 'utf8'));
@@ -164,7 +165,7 @@ describe('continue at scale', () => {
       expect(() => continueAtScale(run(p as Partial<RunRecord>), rows('kjv-verse-ref.jsonl'), { unsupported: 'error' })).toThrow(ConfigError);
     }
     expect(yamlOf(continueAtScale(run({ method: 'shira', methodConfig: {} }), rows('kjv-verse-ref.jsonl'))).lora_model_dir).toBeUndefined();
-    expect(() => continueAtScale(run({ method: 'nope' }), rows('kjv-verse-ref.jsonl'))).toThrow(/no recipe for method "nope"/);
+    expect(() => continueAtScale(run({ method: 'nope' }), rows('kjv-verse-ref.jsonl'))).toThrow(/unknown method "nope"/);
   });
 
   it('bad input: run.json that is not a run, an empty or mixed dataset', () => {

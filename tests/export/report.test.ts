@@ -24,8 +24,10 @@ describe('run report', () => {
   });
 
   it('summary and files', () => {
-    const ev = [STEP(1, 3), STEP(2, 2), { type: 'eval', step: 2, loss: 2.1, metric: 0.25 }];
-    expect(summarize(ev)).toEqual({ steps: 2, firstLoss: 3, finalLoss: 2, evalLoss: 2.1, metric: 0.25, meanTokensPerSec: 150, peakBytes: 9, wallMs: 20 });
+    const ev = [STEP(1, 3), STEP(2, 2), { type: 'eval', step: 2, loss: 2.1, metric: 0.25, wallMs: 27, ms: 7 }];
+    // tokens/s: the tokens over the time in steps (100 and 200 tok/s on equal steps: 2 / (1/100 + 1/200));
+    // wall time: to the end of the final eval.
+    expect(summarize(ev)).toEqual({ steps: 2, firstLoss: 3, finalLoss: 2, evalLoss: 2.1, metric: 0.25, tokensPerSec: 400 / 3, peakBytes: 9, wallMs: 27 });
     expect(summarize([])).toMatchObject({ steps: 0, finalLoss: null, peakBytes: null });
     const files = buildReport({ method: 'lora' }, ev.map((e) => JSON.stringify(e)).join('\n'), { node: 'v0' });
     expect(files.map((f) => f.name)).toEqual(['report.json', 'metrics.json', 'metrics.csv']);

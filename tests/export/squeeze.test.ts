@@ -7,11 +7,11 @@ import '../../src/engine/methods/all.ts';
 import { readPeftLora, squeezeLora, writePeftLora, type LoraModule } from '../../src/engine/export/squeeze.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { ConfigError, parseConfig } from '../../src/engine/methods/schema.ts';
+import { ConfigError, parseConfig } from '../../src/engine/config/schema.ts';
 import type { ExportFile } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { loadModel, type CausalLM } from '../../src/engine/model/load.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, randn, rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, tinyModel } from '../helpers/tiny-model.ts';
 

@@ -8,9 +8,14 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
-export async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliWithEnv(process.env, ...args);
+}
+
+/** The CLI run with exactly this environment. */
+export async function cliWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT });
+    const r = await run(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env });
     return { code: 0, ...r };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

@@ -12,10 +12,11 @@ import { hubFile, hubHas, HubError, type HubProgress } from '../../src/engine/io
 import { nodeDirCache } from '../../src/engine/io/node-cache.ts';
 import { SafetensorsFile } from '../../src/engine/io/safetensors.ts';
 
-const STORIES = new URL('../../../shared/models/stories260K/', import.meta.url).pathname;
+// The built-in model's files stand in for a Hub repo's.
+const MODEL = new URL('../../public/models/tiny-kjv/', import.meta.url).pathname;
 const files: Record<string, Uint8Array> = {
-  'tiny/stories/resolve/main/model.safetensors': readFileSync(join(STORIES, 'model.safetensors')),
-  'tiny/stories/resolve/main/config.json': readFileSync(join(STORIES, 'config.json')),
+  'tiny/stories/resolve/main/model.safetensors': readFileSync(join(MODEL, 'model.safetensors')),
+  'tiny/stories/resolve/main/config.json': readFileSync(join(MODEL, 'config.json')),
   'acme/gated/resolve/v1/config.json': new TextEncoder().encode('{}'),
 };
 let breakNext = false;
@@ -61,25 +62,25 @@ describe('Hub source', () => {
     breakNext = true;
     const err = await hubFile('tiny/stories', 'model.safetensors', opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HubError);
-    expect(String((err as Error).message)).toMatch(/broke off at \d+ of 1044992 bytes.*resume/);
+    expect(String((err as Error).message)).toMatch(/broke off at \d+ of 1826040 bytes.*resume/);
     const partial = await cache.stored('tiny/stories/main/model.safetensors');
     expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(1044992);
+    expect(partial).toBeLessThan(1826040);
 
     const src = await hubFile('tiny/stories', 'model.safetensors', opts);
     expect(seen.at(-1)?.range).toBe(`bytes=${partial}-`);
-    expect(src.size).toBe(1044992);
+    expect(src.size).toBe(1826040);
     const st = await SafetensorsFile.open(src);
-    expect(st.tensors.size).toBe(47);
+    expect(st.tensors.size).toBe(38);
     expect(Buffer.from(await src.read(0, src.size)).equals(Buffer.from(files['tiny/stories/resolve/main/model.safetensors']))).toBe(true);
     const last = progress.at(-1);
-    expect(last).toMatchObject({ file: 'model.safetensors', loaded: 1044992, total: 1044992, fromCache: false });
+    expect(last).toMatchObject({ file: 'model.safetensors', loaded: 1826040, total: 1826040, fromCache: false });
 
     const requests = seen.length;
     await hubFile('tiny/stories', 'model.safetensors', opts);
     expect(seen.length).toBe(requests);
-    expect(progress.at(-1)).toMatchObject({ fromCache: true, loaded: 1044992 });
-    expect(await cache.usage()).toBe(1044992);
+    expect(progress.at(-1)).toMatchObject({ fromCache: true, loaded: 1826040 });
+    expect(await cache.usage()).toBe(1826040);
   });
 
   it('sends the token, and explains 401 and 404', async () => {

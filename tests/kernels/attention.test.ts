@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  attentionBackward, attentionForward, attentionVariant, type AttentionShape, type AttentionVariant,
+  attentionBackward, attentionDecode, attentionDecodeScratchFloats, attentionForward, attentionVariant, decodeSplits,
+  type AttentionShape, type AttentionVariant,
 } from '../../src/engine/kernels/attention.ts';
 import { attentionBackwardRef, attentionRef } from '../../src/engine/kernels/attention.ref.ts';
 import { checkGradient, dot, expectClose, randn, testGpu, upload, zeros } from '../helpers/gpu.ts';
@@ -65,6 +66,45 @@ describe('causal GQA attention', () => {
     expect(() => attentionForward(gpu, b, b, b, b, b, { B: 1, T: 1, Tk: 1, Hq: 1, Hkv: 1, D: 6 }, 'row4')).toThrow(RangeError);
     expect(() => attentionForward(gpu, b, b, b, b, b, { B: 1, T: 1, Tk: 1, Hq: 1, Hkv: 1, D: 132 })).toThrow(RangeError);
     b.release();
+  });
+
+  // Flash-decoding over a cache longer than the keys in use (capacity > Tk), with splits
+  // that end mid-query-range (T > 1: later rows see one key more), empty splits for early
+  // rows, one split (Tk <= 32) and many (Tk = 1100: 32 splits of 35 keys, the last shorter).
+  const decodeShapes: AttentionShape[] = [
+    { B: 1, T: 1, Tk: 1, Hq: 1, Hkv: 1, D: 4 },
+    { B: 1, T: 1, Tk: 29, Hq: 4, Hkv: 2, D: 8 },
+    { B: 1, T: 3, Tk: 70, Hq: 3, Hkv: 1, D: 12, scale: 2 }, // scores up to ~100: the running max
+    { B: 1, T: 8, Tk: 40, Hq: 2, Hkv: 2, D: 16 },
+    { B: 1, T: 1, Tk: 1100, Hq: 3, Hkv: 1, D: 64 },
+    { B: 1, T: 5, Tk: 1100, Hq: 2, Hkv: 1, D: 8 },
+  ];
+  for (const s of decodeShapes)
+    it(`flash-decoding (split keys, combine) equals the reference at ${JSON.stringify(s)} (${decodeSplits(s.Tk).S} splits)`, async () => {
+      const gpu = await testGpu();
+      const cap = s.Tk + 5;
+      const q = randn(s.T * s.Hq * s.D, 11, -2, 2);
+      const kc = randn(cap * s.Hkv * s.D, 12, -2, 2);
+      const vc = randn(cap * s.Hkv * s.D, 13);
+      const nan = (n: number) => upload(gpu, new Float32Array(n).fill(NaN));
+      const [bq, bk, bv] = [await upload(gpu, q), await upload(gpu, kc), await upload(gpu, vc)];
+      const [bo, blse, part] = [await nan(q.length), await nan(s.T * s.Hq), await nan(attentionDecodeScratchFloats(s.Hq, s.D))];
+      attentionDecode(gpu, bq, bk, bv, bo, blse, part, s);
+      const ref = attentionRef(q, kc.subarray(0, s.Tk * s.Hkv * s.D), vc.subarray(0, s.Tk * s.Hkv * s.D), s);
+      expectClose(await gpu.readF32(bo), ref.o, ATOL, RTOL, 'O');
+      expectClose(await gpu.readF32(blse), ref.lse, ATOL, RTOL, 'LSE');
+      for (const b of [bq, bk, bv, bo, blse, part]) b.release();
+    });
+
+  it('flash-decoding rejects what it does not take (B > 1, T > 8, D % 4 != 0, small scratch)', async () => {
+    const gpu = await testGpu();
+    const b = await zeros(gpu, 4096);
+    const small = await zeros(gpu, 8);
+    expect(() => attentionDecode(gpu, b, b, b, b, b, b, { B: 2, T: 1, Tk: 4, Hq: 1, Hkv: 1, D: 4 })).toThrow(RangeError);
+    expect(() => attentionDecode(gpu, b, b, b, b, b, b, { B: 1, T: 9, Tk: 9, Hq: 1, Hkv: 1, D: 4 })).toThrow(RangeError);
+    expect(() => attentionDecode(gpu, b, b, b, b, b, b, { B: 1, T: 1, Tk: 4, Hq: 1, Hkv: 1, D: 6 })).toThrow(RangeError);
+    expect(() => attentionDecode(gpu, b, b, b, b, b, small, { B: 1, T: 1, Tk: 40, Hq: 2, Hkv: 1, D: 8 })).toThrow(RangeError);
+    for (const x of [b, small]) x.release();
   });
 
   it('reference backward equals finite differences', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { qmatmulBackward, qmatmulForward } from '../../src/engine/kernels/qmatmul.ts';
+import { qgemv, qmatmulBackward, qmatmulForward } from '../../src/engine/kernels/qmatmul.ts';
 import { qmatmulBackwardRef, qmatmulForwardRef } from '../../src/engine/kernels/qmatmul.ref.ts';
 import { releaseQuant, uploadQuant } from '../../src/engine/kernels/quant.ts';
 import { QUANT_FORMATS, quantizeRows } from '../../src/engine/quant/block.ts';
@@ -45,6 +45,27 @@ describe('qmatmul', () => {
         const after = gpu.ledger.snapshot().live;
         expect([after.weights, after.activations, after.gradients]).toEqual([before.weights, before.activations, before.gradients]);
         for (const b of [bx, bdy, by, bdx]) b.release();
+        releaseQuant(W);
+      }
+    });
+  }
+
+  for (const f of QUANT_FORMATS) {
+    it(`${f}: qgemv (1..8 rows of X, decoding) equals the forward reference at awkward shapes`, async () => {
+      const gpu = await testGpu();
+      // K not a multiple of 32 (33, 70, 100: masked units) and multiples (64, 96: gemv_k32);
+      // N not a multiple of 4, and past one workgroup's 4·64 rows once.
+      const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 64], [2, 5, 33], [3, 300, 96], [5, 9, 70], [8, 6, 100], [8, 13, 64]];
+      for (const [i, [M, N, K]] of shapes.entries()) {
+        const q = quantizeRows(randn(N * K, i + 10), N, K, f);
+        const W = await uploadQuant(gpu, q, 'w');
+        const x = randn(M * K, i + 20);
+        const y0 = randn(M * N, i + 30);
+        const [bx, by] = [await upload(gpu, x), await upload(gpu, y0)];
+        const beta = i % 2 ? 0.5 : 0;
+        qgemv(gpu, bx, W, by, M, beta);
+        expectClose(await gpu.readF32(by), qmatmulForwardRef(x, q, M, beta, y0), ATOL, RTOL, `qgemv ${f} ${M}x${N}x${K}`);
+        for (const b of [bx, by]) b.release();
         releaseQuant(W);
       }
     });

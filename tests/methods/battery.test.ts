@@ -4,21 +4,22 @@
 
 import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/all.ts';
+import { labelledMethods } from '../../src/engine/methods/labels.ts';
 import { getMethod, methodNames } from '../../src/engine/methods/registry.ts';
-import { parseConfig } from '../../src/engine/methods/schema.ts';
+import { parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch, MethodDef, RunShape } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
-import { trainerConfig, type TrainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig, type TrainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, randn, rng, testGpu } from '../helpers/gpu.ts';
 import { expectGradsMatchFiniteDifferences, LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 
 const GPT2_DIR = new URL('../fixtures/models/gpt2', import.meta.url).pathname;
 
 /** Each method under the settings the battery runs it with. */
-const CASES: { method: string; label: string; cfg: Record<string, unknown>; trainer: Partial<TrainerConfig>; steps: number; drop: number }[] = [
+const CASES: { method: string; label: string; cfg: Record<string, unknown>; trainer: Partial<TrainerConfig>; steps: number; drop: number; precision?: RunShape['precision'] }[] = [
   { method: 'full', label: 'full', cfg: {}, trainer: { lr: 3e-2 }, steps: 25, drop: 0.4 },
   { method: 'lora', label: 'lora r=4 all-linear', cfg: { rank: 4, targets: 'all-linear', alpha: 8 }, trainer: { lr: 5e-2 }, steps: 25, drop: 0.6 },
   { method: 'lora', label: 'lora rsLoRA r=2 q,v', cfg: { rank: 2, rslora: true }, trainer: { lr: 5e-2, optimizer: 'sgd', momentum: 0.9 }, steps: 25, drop: 0.9 },
@@ -28,6 +29,8 @@ const CASES: { method: string; label: string; cfg: Record<string, unknown>; trai
   { method: 'shira', label: 'shira 20% random all-linear', cfg: { fraction: 0.2 }, trainer: { lr: 3e-2 }, steps: 25, drop: 0.6 },
   { method: 'shira', label: 'shira count=40 weight mask', cfg: { count: 40, mask: 'weight' }, trainer: { lr: 5e-2, optimizer: 'sgd', momentum: 0.9 }, steps: 25, drop: 0.9 },
   { method: 'sparse-mezo', label: 'sparse-mezo fraction 0.5', cfg: { fraction: 0.5, samples: 4 }, trainer: { lr: 1e-2, optimizer: 'sgd', maxGradNorm: 0 }, steps: 40, drop: 0.8 },
+  // QZO trains a quantized base's scales: it runs on a q8 base (its own test covers q4 and nf4).
+  { method: 'qzo', label: 'qzo on q8 scales', cfg: { samples: 4 }, trainer: { lr: 0.1 }, steps: 40, drop: 0.9, precision: 'q8' },
 ];
 
 function memorisationBatch(vocab: number, B = 2, T = 8): Batch {
@@ -36,23 +39,26 @@ function memorisationBatch(vocab: number, B = 2, T = 8): Batch {
   return { ids, targets: [...ids.slice(1), ids[0]], mask: ids.map(() => 1), B, T };
 }
 
-function setup(m: MethodDef, c: (typeof CASES)[number], precision: RunShape['precision'] = 'f32') {
+function setup(m: MethodDef, c: (typeof CASES)[number], precision: RunShape['precision'] = c.precision ?? 'f32') {
   const cfg = parseConfig(m.schema, c.cfg);
   const trainer = trainerConfig({ ...m.trainerDefaults, ...c.trainer, steps: c.steps });
   return { cfg, trainer, opts: { seed: 7, trainer, shape: { B: 2, T: 8, precision } } };
 }
 
 describe('method battery', () => {
-  it('every method folder registered itself', () => {
-    expect(methodNames()).toEqual(expect.arrayContaining(['full', 'lora', 'mezo']));
+  it('every registered method has a case here, and every case a registered method', () => {
+    const cased = new Set(CASES.map((c) => c.method));
+    for (const n of methodNames()) expect(cased.has(n), `method "${n}" has no case in the battery`).toBe(true);
     for (const c of CASES) expect(methodNames()).toContain(c.method);
+    // Each also gives its own run label to the page (methods/<m>/label.ts).
+    expect(labelledMethods()).toEqual(methodNames());
   });
 
   for (const c of CASES) {
     it(`${c.label}: loss on a memorisation batch falls below ${c.drop}× its start in ${c.steps} steps`, async () => {
       const gpu = await testGpu();
       const { spec, files } = tinyModel(LLAMA, 5);
-      const model = await LlamaModel.load(gpu, files);
+      const model = await LlamaModel.load(gpu, files, { precision: c.precision ?? 'f32' });
       const m = getMethod(c.method);
       const { cfg, trainer, opts } = setup(m, c);
       m.check(spec, cfg, opts.shape);
@@ -72,7 +78,8 @@ describe('method battery', () => {
     it(`${c.label}: export → import gives the same logits; merge gives the same logits as unmerged`, async () => {
       const gpu = await testGpu();
       for (const where of ['llama', 'gpt2'] as const) {
-        const load = async () => (where === 'gpt2' ? loadModel(gpu, nodeModelDir(GPT2_DIR)) : LlamaModel.load(gpu, tinyModel(QWEN2, 9).files));
+        const precision = c.precision ?? 'f32';
+        const load = async () => (where === 'gpt2' ? loadModel(gpu, nodeModelDir(GPT2_DIR), { precision }) : LlamaModel.load(gpu, tinyModel(QWEN2, 9).files, { precision }));
         const model = await load();
         const m = getMethod(c.method);
         const { cfg, trainer, opts } = setup(m, c);

@@ -11,14 +11,14 @@ import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { SafetensorsFile, writeSafetensors } from '../../src/engine/io/safetensors.ts';
 import { bytesSource } from '../../src/engine/io/bytes.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { ConfigError, parseConfig } from '../../src/engine/methods/schema.ts';
+import { ConfigError, parseConfig } from '../../src/engine/config/schema.ts';
 import type { Trainable } from '../../src/engine/methods/types.ts';
 import type { BasePrecision } from '../../src/engine/model/decoder.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
 import { dequantize, quantize } from '../../src/engine/quant/block.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, randn, rng, testGpu } from '../helpers/gpu.ts';
 import { expectGradsMatchFiniteDifferences, LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 

@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/qzo/index.ts';
 import { CONFIG_FILE, unpackScales } from '../../src/engine/methods/qzo/index.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { ConfigError, parseConfig } from '../../src/engine/methods/schema.ts';
+import { ConfigError, parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch, RunShape } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { loadModel } from '../../src/engine/model/load.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import type { BasePrecision } from '../../src/engine/model/decoder.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { expectClose, rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 
@@ -98,24 +98,7 @@ describe('qzo', () => {
     }
   });
 
-  it('loss on a memorisation batch falls on a tiny q8 model', async () => {
-    const gpu = await testGpu();
-    const { spec, files } = tinyModel(LLAMA, 5);
-    const model = await LlamaModel.load(gpu, files, { precision: 'q8' });
-    const trainer = trainerConfig({ ...m.trainerDefaults, lr: 0.1 });
-    const state = await m.attach(model, parseConfig(m.schema, { samples: 4 }), { seed: 7, trainer, shape: shape('q8') });
-    const batch = memorisationBatch(spec.vocab);
-    const first = (await model.loss(batch.ids, batch.targets, batch.mask, 2, 8)).loss;
-    for (let t = 1; t <= 40; t++) {
-      const r = await state.step([batch], { step: t, lr: trainer.lr, trainer });
-      expect(Number.isFinite(r.loss)).toBe(true);
-    }
-    const last = (await model.loss(batch.ids, batch.targets, batch.mask, 2, 8)).loss;
-    console.log(`qzo q8 memorisation: ${first.toFixed(4)} → ${last.toFixed(4)}`);
-    expect(last).toBeLessThan(first * 0.9);
-    state.dispose();
-    model.dispose();
-  });
+  // Loss falling on a memorisation batch (q8): the shared battery's qzo case.
 
   it('export → import into a freshly quantized base gives the same logits; merge changes nothing', async () => {
     const gpu = await testGpu();

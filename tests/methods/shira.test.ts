@@ -9,13 +9,13 @@ import { bytesSource } from '../../src/engine/io/bytes.ts';
 import { nodeModelDir } from '../../src/engine/io/node-dir.ts';
 import { SafetensorsFile } from '../../src/engine/io/safetensors.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { ConfigError, parseConfig } from '../../src/engine/methods/schema.ts';
+import { ConfigError, parseConfig } from '../../src/engine/config/schema.ts';
 import { randomMask, topKMask } from '../../src/engine/methods/shira/mask.ts';
 import type { Batch, ExportFile, MethodDef, RunShape } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { loadModel, type CausalLM } from '../../src/engine/model/load.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 

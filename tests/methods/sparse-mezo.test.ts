@@ -5,11 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/sparse-mezo/index.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { ConfigError, parseConfig } from '../../src/engine/methods/schema.ts';
+import { ConfigError, parseConfig } from '../../src/engine/config/schema.ts';
 import { maskCount, smallestMagnitude } from '../../src/engine/methods/sparse-mezo/index.ts';
 import type { Batch, RunShape } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
-import { trainerConfig } from '../../src/engine/train/config.ts';
+import { trainerConfig } from '../../src/engine/config/trainer.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 

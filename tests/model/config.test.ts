@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parameterCount, parseModelConfig } from '../../src/engine/model/config.ts';
-
-const STORIES = new URL('../../../shared/models/stories260K/config.json', import.meta.url).pathname;
+import { itStories, storiesPath } from '../helpers/shared.ts';
 
 describe('model config', () => {
-  it('parses stories260K (Llama, GQA, tied) and counts its 260,032 parameters', () => {
-    const s = parseModelConfig(readFileSync(STORIES, 'utf8'), 'stories260K/config.json');
+  itStories('parses stories260K (Llama, GQA, tied) and counts its 260,032 parameters', () => {
+    const s = parseModelConfig(readFileSync(storiesPath('config.json'), 'utf8'), 'stories260K/config.json');
     expect(s).toMatchObject({
       architecture: 'LlamaForCausalLM', family: 'llama', hidden: 64, intermediate: 172, layers: 5,
       heads: 8, kvHeads: 4, headDim: 8, vocab: 512, tieEmbeddings: true, qkvBias: false, activation: 'silu',

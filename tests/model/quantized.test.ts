@@ -9,10 +9,13 @@ import { loadModel } from '../../src/engine/model/load.ts';
 import { llamaLossRef, type RefWeights } from '../../src/engine/model/llama.ref.ts';
 import { dequantize, quantize } from '../../src/engine/quant/block.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
+import { HAVE_STORIES, itStories, STORIES } from '../helpers/shared.ts';
 import { expectGradsMatchFiniteDifferences, QWEN2, tinyModel } from '../helpers/tiny-model.ts';
 
-const DIR = new URL('../../../shared/models/stories260K', import.meta.url).pathname;
-const ref: { greedy_ids_200: number[]; logits_first16_positions_argmax: number[] } = JSON.parse(readFileSync(`${DIR}/reference.json`, 'utf8'));
+const DIR = STORIES;
+const ref: { greedy_ids_200: number[]; logits_first16_positions_argmax: number[] } = HAVE_STORIES
+  ? JSON.parse(readFileSync(`${DIR}/reference.json`, 'utf8'))
+  : { greedy_ids_200: [], logits_first16_positions_argmax: [] };
 
 describe('quantized base', () => {
   // Measured on stories260K (mean |logit| 7.1), linear layers quantized: max |Δlogit| vs f32
@@ -21,7 +24,7 @@ describe('quantized base', () => {
   // reference argmaxes on this 64-wide model; q8 and nf4 keep them all.
   const cases = [['q8', 0.5, 40, true, 0], ['q4', 6, 0, false, 0], ['q4', 8, 0, true, 1], ['nf4', 6, 0, true, 0]] as const;
   for (const [precision, bound, greedy, quantizeEmbeddings, argmaxMisses] of cases) {
-    it(`stories260K in ${precision}${quantizeEmbeddings ? ' (embedding too)' : ''}: logits within ${bound} of f32, ${argmaxMisses} reference argmax changed, a fraction of the bytes`, async () => {
+    itStories(`stories260K in ${precision}${quantizeEmbeddings ? ' (embedding too)' : ''}: logits within ${bound} of f32, ${argmaxMisses} reference argmax changed, a fraction of the bytes`, async () => {
       const gpu = await testGpu();
       const ids = [1, ...ref.greedy_ids_200.slice(0, 15)];
       const w0 = gpu.ledger.snapshot().live.weights;
@@ -91,7 +94,10 @@ describe('quantized base', () => {
     const lq = await m.logits(ids, 1, ids.length);
     let worst = 0;
     let mean = 0;
-    for (let i = 0; i < lq.length; i++) (worst = Math.max(worst, Math.abs(lq[i] - lf[i]))), (mean += Math.abs(lf[i]) / lq.length);
+    for (let i = 0; i < lq.length; i++) {
+      worst = Math.max(worst, Math.abs(lq[i] - lf[i]));
+      mean += Math.abs(lf[i]) / lq.length;
+    }
     // q8 keeps ~2-3 significant digits per weight: the logits move by a few percent of their size.
     expect(worst).toBeLessThan(0.05 * Math.max(1, mean) + 0.02);
     expect(worst).toBeGreaterThan(0); // really quantized

@@ -41,7 +41,10 @@ describe('training smoke test', () => {
     }
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)).toBeLessThan(losses[0] / 3);
-    for (const s of state.values()) (s.m.release(), s.v.release());
+    for (const s of state.values()) {
+      s.m.release();
+      s.v.release();
+    }
     opt.dispose();
     model.dispose();
   });

@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/engine/methods/all.ts';
 import { getMethod } from '../../src/engine/methods/registry.ts';
-import { parseConfig } from '../../src/engine/methods/schema.ts';
+import { parseConfig } from '../../src/engine/config/schema.ts';
 import type { Batch } from '../../src/engine/methods/types.ts';
 import { LlamaModel } from '../../src/engine/model/llama.ts';
-import { learningRate, trainerConfig, type TrainerConfig } from '../../src/engine/train/config.ts';
+import { learningRate, trainerConfig, type TrainerConfig } from '../../src/engine/config/trainer.ts';
 import { loadCheckpoint, RunControl, saveCheckpoint, train, TrainingDivergedError, type TrainEvent } from '../../src/engine/train/trainer.ts';
 import { rng, testGpu } from '../helpers/gpu.ts';
 import { LLAMA, tinyModel } from '../helpers/tiny-model.ts';
@@ -114,6 +114,34 @@ describe('trainer', () => {
     for (let i = 0; i < out[0].length; i++) expect(Math.abs(out[0][i] - out[1][i])).toBeLessThan(1e-6);
   });
 
+  it('gradient accumulation weights micro-batches by their trained tokens: unequal prompt masks give the step of one batch holding them all', async () => {
+    const gpu = await testGpu();
+    const { spec, files } = tinyModel(LLAMA, 5);
+    // Three micro-batches of 2, 9 and 6 trained tokens (prompt masking leaves them unequal).
+    const [b1, b2, b3] = data(spec.vocab, 3).map((b, k) => ({ ...b, mask: Array.from(b.mask, (_, i) => (k === 0 ? (i === 3 || i === 8 ? 1 : 0) : k === 1 ? (i < 9 ? 1 : 0) : i % 2)) }));
+    expect([b1, b2, b3].map((b) => b.mask.reduce((a: number, m: number) => a + m, 0))).toEqual([2, 9, 6]);
+    const cat = (k: 'ids' | 'targets' | 'mask') => [b1, b2, b3].flatMap((b) => Array.from(b[k]));
+    const all: Batch = { ids: cat('ids'), targets: cat('targets'), mask: cat('mask'), B: 6, T: 6 };
+    const m = getMethod('full');
+    const out: Float32Array[] = [];
+    const losses: number[] = [];
+    for (const [batches, accum] of [[[b1, b2, b3], 3], [[all], 1]] as const) {
+      const model = await LlamaModel.load(gpu, files);
+      const trainer = trainerConfig({ lr: 1e-1, accum, optimizer: 'sgd', maxGradNorm: 0 });
+      const state = await m.attach(model, parseConfig(m.schema, {}), { seed: 1, trainer, shape: { B: 2, T: 6, precision: 'f32' } });
+      losses.push((await state.step(batches, { step: 1, lr: 1e-1, trainer })).loss);
+      const w = model.params.get('model.layers.0.mlp.up_proj.weight');
+      if (!w) throw new Error('no weight');
+      out.push(await gpu.readF32(w));
+      state.dispose();
+      model.dispose();
+    }
+    expect(losses[0]).toBeCloseTo(losses[1], 5);
+    let worst = 0;
+    for (let i = 0; i < out[0].length; i++) worst = Math.max(worst, Math.abs(out[0][i] - out[1][i]));
+    expect(worst).toBeLessThan(1e-6);
+  });
+
   it('a non-finite loss stops the run with a clear error; pause and stop act between steps', async () => {
     const gpu = await testGpu();
     const { spec, files } = tinyModel(LLAMA, 5);
@@ -143,6 +171,58 @@ describe('trainer', () => {
     gpu.write(norm, new Float32Array(spec.hidden).fill(Number.NaN));
     await expect(train({ model, state, trainer, train: data(spec.vocab, 3) })).rejects.toThrow(TrainingDivergedError);
     await expect(train({ model, state, trainer, train: data(spec.vocab, 3) })).rejects.toThrow(/step 1: the loss is NaN/);
+    state.dispose();
+    model.dispose();
+  });
+  it('an eval pauses and stops between its batches; paused time is not wall time; evals report their time', async () => {
+    const gpu = await testGpu();
+    const { spec, files } = tinyModel(LLAMA, 5);
+    const model = await LlamaModel.load(gpu, files);
+    const m = getMethod('lora');
+    const trainer = trainerConfig({ steps: 6, lr: 1e-2, evalEvery: 1, evalBatches: 3 });
+    const state = await m.attach(model, parseConfig(m.schema, {}), { seed: 1, trainer, shape: { B: 2, T: 6, precision: 'f32' } });
+    const control = new RunControl();
+    const seen: string[] = [];
+    // Watch the held-out forwards (the real model.loss runs): pause in the first eval's first
+    // batch, stop in the second eval's first batch.
+    const realLoss = model.loss.bind(model);
+    let evalBatchesRun = 0;
+    let inEval = false;
+    let afterStop = 0;
+    const PAUSE_MS = 400;
+    model.loss = async (...a: Parameters<typeof model.loss>) => {
+      if (inEval) {
+        evalBatchesRun++;
+        if (control.stopped) afterStop++;
+        if (evalBatchesRun === 1) {
+          control.pause();
+          setTimeout(() => control.resume(), PAUSE_MS);
+        }
+        if (evalBatchesRun === 4) control.stop();
+      }
+      return realLoss(...a);
+    };
+    const t0 = performance.now();
+    const summary = await train({
+      model, state, trainer, train: data(spec.vocab, 3), eval: data(spec.vocab, 3, 2, 6, 9), control,
+      onEvent: (e) => {
+        seen.push(`${e.type}:${e.step}`);
+        if (e.type === 'step') inEval = true;
+        if (e.type === 'eval') {
+          inEval = false;
+          expect(e.ms).toBeGreaterThan(0);
+          expect(e.wallMs).toBeGreaterThan(0);
+        }
+      },
+    });
+    const elapsed = performance.now() - t0;
+    // The pause came after the first eval batch, before the second; the stop one batch into
+    // the second eval ended the run there, with no eval of step 2 and none at the end.
+    expect(seen).toEqual(['step:1', 'paused:1', 'resumed:1', 'eval:1', 'step:2']);
+    expect(evalBatchesRun).toBe(4);
+    expect(afterStop).toBe(0);
+    expect(summary).toMatchObject({ stopped: true, steps: 2 });
+    expect(elapsed - summary.wallMs).toBeGreaterThan(PAUSE_MS * 0.9);
     state.dispose();
     model.dispose();
   });

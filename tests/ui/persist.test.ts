@@ -120,9 +120,10 @@ describe('compare view helpers', () => {
     ...over,
   });
 
-  it('takes the summary where there is one, else the points; the median step rate', () => {
+  it('takes the summary where there is one, else the points; tokens over the time in steps', () => {
     const r = compareRow(view({ trainableParams: 25 }));
-    expect(r).toMatchObject({ params: 25, pctBase: 2.5, peakBytes: 80, tokensPerSec: 100, trainLoss: 4.7, evalLoss: 4.2, metric: 0.25, wallMs: 300 });
+    expect(r).toMatchObject({ params: 25, pctBase: 2.5, peakBytes: 80, trainLoss: 4.7, evalLoss: 4.2, metric: 0.25, wallMs: 300 });
+    expect(r.tokensPerSec).toBeCloseTo(3 / (1 / 10 + 1 / 100 + 1 / 120), 9);
     const s = compareRow(view({ summary: { steps: 3, finalLoss: 4.6, evalLoss: 4.1, peakBytes: 90, trainableParams: 30, wallMs: 400, stopped: false } }));
     expect(s).toMatchObject({ params: 30, peakBytes: 90, trainLoss: 4.6, evalLoss: 4.1, wallMs: 400 });
     expect(compareRow(view({ steps: [], evals: [{ step: 1, loss: Number.NaN }] })).evalLoss).toBeUndefined();

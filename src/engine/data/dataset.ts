@@ -6,7 +6,7 @@
 // read are reported with their line numbers and the rest still load; only a file that is
 // unreadable as a whole (JSON that does not parse, a CSV without a header) throws.
 
-import { uniformRef } from '../kernels/rng.ref.ts';
+import { uniform } from '../rng/philox.ts';
 import { formatBytes, jsonErrorText, jsonLineProblem, jsonNesting, MAX_JSON_DEPTH, MAX_ROW_CHARS, templateBudget } from '../io/limits.ts';
 import type { RowError } from './corpus.ts';
 import type { ChatMessage, TextTokenizer } from './tokenizer.ts';
@@ -174,9 +174,6 @@ function extensionFormat(fileName: string, content: string): DatasetFormat {
   return 'txt';
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /**
  * Classify records (JSON values, CSV rows or Parquet rows as objects) into typed rows by the
@@ -533,7 +530,7 @@ export function splitDataset<R>(rows: readonly R[], evalFraction: number, seed: 
   if (!(evalFraction >= 0 && evalFraction < 1)) throw new RangeError(`splitDataset: evalFraction must be in [0, 1) (got ${evalFraction})`);
   const order = rows.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(uniformRef(seed >>> 0, order.length - 1 - i) * (i + 1));
+    const j = Math.floor(uniform(seed >>> 0, order.length - 1 - i) * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
   const n = rows.length;

@@ -222,3 +222,78 @@ export function writeGguf(kv: readonly (readonly [string, GgufValue])[], tensors
   o.pad(alignment);
   return o.result();
 }
+
+/** One tensor of a file written in pieces: its ggml type code and byte count, data later. */
+export interface GgufTensorInfo {
+  name: string;
+  /** ggml_type code (any: quantized types too; the caller supplies the bytes). */
+  ggmlType: number;
+  /** PyTorch order (outermost first); written reversed as ggml's ne. */
+  shape: readonly number[];
+  /** Bytes of the tensor's data. */
+  bytes: number;
+}
+
+/**
+ * The header of a GGUF file (everything before the first tensor's data, padded to the
+ * alignment) for tensors whose data the caller then writes in order, each followed by
+ * zero padding to the alignment (`padding(bytes)`), so that a large model never has to be
+ * in memory at once. Same rules and checks as writeGguf.
+ */
+export function writeGgufHeader(kv: readonly (readonly [string, GgufValue])[], infos: readonly GgufTensorInfo[]): { header: Uint8Array; alignment: number; padding(bytes: number): number } {
+  // Metadata checks and layout through writeGguf with no tensors, then the tensor infos.
+  const meta = writeGguf(kv, []);
+  const al = kv.find(([k]) => k === 'general.alignment')?.[1];
+  const alignment = al && al.type === 'u32' ? al.value : GGUF_DEFAULT_ALIGNMENT;
+  const names = new Set<string>();
+  for (const t of infos) {
+    const bytes = new TextEncoder().encode(t.name).length;
+    if (!t.name || bytes > GGUF_MAX_NAME) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes`);
+    if (names.has(t.name)) throw new GgufError(`tensor "${t.name}" is given twice`);
+    names.add(t.name);
+    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
+    if (!Number.isInteger(t.ggmlType) || t.ggmlType < 0 || !Number.isSafeInteger(t.bytes) || t.bytes <= 0) throw new GgufError(`tensor "${t.name}": type ${t.ggmlType} with ${t.bytes} bytes`);
+  }
+  const o = new Out();
+  // magic, version, tensor count (patched), KV count and the KV pairs: the metadata-only file minus its padding.
+  const metaEnd = metaLength(meta);
+  o.bytes(meta.subarray(0, metaEnd));
+  const pad = (n: number) => (alignment - (n % alignment)) % alignment;
+  let offset = 0;
+  for (const t of infos) {
+    o.str(t.name);
+    o.u32(t.shape.length);
+    for (let i = t.shape.length - 1; i >= 0; i--) o.u64(t.shape[i]);
+    o.u32(t.ggmlType);
+    o.u64(offset);
+    offset += t.bytes + pad(t.bytes);
+  }
+  o.pad(alignment);
+  const header = o.result();
+  new DataView(header.buffer).setBigUint64(8, BigInt(infos.length), true);
+  return { header, alignment, padding: pad };
+}
+
+/** Length of a tensor-less GGUF's header before its trailing padding. */
+function metaLength(file: Uint8Array): number {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  let at = 24;
+  const nKv = Number(dv.getBigUint64(16, true));
+  const skipValue = (type: number): void => {
+    const size: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+    if (type === GGUF_VALUE_TYPE.string) at += 8 + Number(dv.getBigUint64(at, true));
+    else if (type === GGUF_VALUE_TYPE.array) {
+      const of = dv.getUint32(at, true);
+      const n = Number(dv.getBigUint64(at + 4, true));
+      at += 12;
+      for (let i = 0; i < n; i++) skipValue(of);
+    } else at += size[type];
+  };
+  for (let i = 0; i < nKv; i++) {
+    at += 8 + Number(dv.getBigUint64(at, true));
+    const type = dv.getUint32(at, true);
+    at += 4;
+    skipValue(type);
+  }
+  return at;
+}

@@ -39,7 +39,7 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import type { ModelSpec } from '../model/config.ts';
 import { linearShapes, type LinearShape } from '../model/memory.ts';
 import { adapterConfig, exportFile } from '../methods/peft-files.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { f64ToF16Bits } from './dtype.ts';
 import { writeGguf, type GgufTensor, type GgufValue } from './gguf.ts';

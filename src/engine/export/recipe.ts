@@ -6,6 +6,7 @@
 // betas, weight decay, gradient clipping, seed, held-out fraction, packing, prompt masking.
 // A LoRA run starts from its exported PEFT adapter (lora_model_dir /
 // PeftModel.from_pretrained(..., is_trainable=True)); a full run from its exported weights.
+// Each method says its own recipe (methods/<m>/recipe.ts, the contract's scaleOut).
 // Methods neither tool expresses (MeZO, Sparse MeZO, SHiRA, QZO) get the closest first-order
 // recipe with a comment saying what differs (`unsupported: 'error'` refuses instead):
 //   mezo (trainable lora) → LoRA from its ZO-LoRA adapter; mezo / sparse-mezo (all weights)
@@ -20,8 +21,10 @@
 
 import type { DatasetRow } from '../data/dataset.ts';
 import type { ModelSpec } from '../model/config.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
+import { getMethod } from '../methods/registry.ts';
 import { defaultTargets } from '../methods/targets.ts';
+import type { ScaleOutPlan } from '../methods/types.ts';
 
 /** run.json as `npm run cli -- train --out DIR` writes it (src/cli/train.ts). */
 export interface RunRecord {
@@ -154,17 +157,7 @@ function py(v: unknown): string {
 
 // ---------------------------------------------------------------------------------------
 
-interface Plan {
-  kind: 'lora' | 'full';
-  rank: number;
-  alpha: number;
-  targets: string[] | 'all-linear';
-  rslora: boolean;
-  dora: boolean;
-  lr: number;
-  startFrom: string | null;
-  notes: string[];
-}
+type Plan = ScaleOutPlan;
 
 function baseOf(model: string): { id: string; revision?: string; comment?: string } {
   if (model.startsWith('hf:')) {
@@ -188,39 +181,19 @@ function plan(run: RunRecord, o: RecipeOptions): Plan {
     if (l.length) return l;
     return o.spec ? defaultTargets(o.spec) : ['q_proj', 'v_proj'];
   };
-  const refuse = (why: string) => {
-    if (o.unsupported === 'error') throw new ConfigError(`continue at scale: ${why}`);
-  };
   const start = (d: string) => (o.startFrom === undefined ? d : o.startFrom);
-  const lora = (p: Partial<Plan>): Plan => ({
+  const lora = (p: Partial<Plan> = {}): Plan => ({
     kind: 'lora', rank: num(c.rank, 8), alpha: num(c.alpha, 16), targets: targetsOf(c.targets), rslora: bool(c.rslora), dora: bool(c.dora), lr, startFrom: start('adapter'), notes: [], ...p,
   });
-  switch (run.method) {
-    case 'lora':
-      return lora({});
-    case 'full':
-      if (list(c.targets).length || list(c.layers).length) {
-        return { ...lora({ kind: 'full', startFrom: start('model') }), notes: [`webtune trained only ${[...list(c.targets), ...list(c.layers).map((l) => `layer ${l}`)].join(', ')}; this recipe trains every weight (Axolotl: unfrozen_parameters can narrow it)`] };
-      }
-      return lora({ kind: 'full', startFrom: start('model') });
-    case 'mezo':
-    case 'sparse-mezo': {
-      refuse(`${run.method} (zeroth-order, MeZO) has no Axolotl / TRL trainer`);
-      const zo = `${run.method} is zeroth-order (two perturbed forwards per step, no backward); Axolotl and TRL train first-order, so this is the closest first-order recipe. Its learning rate ${lr} (SGD on a projected gradient) does not carry over:`;
-      if (run.method === 'mezo' && c.trainable === 'lora') return lora({ lr: 2e-4, notes: [`${zo} a usual LoRA rate of 2e-4 is used; it starts from the ZO-LoRA adapter the run exported`] });
-      return lora({ kind: 'full', lr: 1e-5, startFrom: start('model'), notes: [`${zo} a usual full fine-tuning rate of 1e-5 is used; it starts from the weights the run exported${run.method === 'sparse-mezo' ? ` (Sparse MeZO trained only the smallest-|w| ${num(c.fraction, 0.25)} of each tensor; this trains them all)` : ''}`] });
-    }
-    case 'shira': {
-      refuse('SHiRA (sparse high-rank adapters) has no Axolotl adapter type');
-      const r = num(c.rank, 0) || 8;
-      return lora({ rank: r, alpha: 2 * r, targets: targetsOf(list(c.targets).length ? c.targets : ['all-linear']), startFrom: o.startFrom ?? null, notes: [`SHiRA trains a sparse set of weight entries, which Axolotl cannot; this is a LoRA of rank ${r} on the same modules${o.startFrom ? `, starting from ${o.startFrom} (a SHiRA adapter converted with export --format lora)` : ', starting fresh (convert the SHiRA adapter with export --format lora and set lora_model_dir to start from it)'}`] });
-    }
-    case 'qzo':
-      refuse('QZO (zeroth-order training of quantization scales) has no Axolotl / TRL trainer');
-      return lora({ rank: 8, alpha: 16, targets: targetsOf(c.targets), lr: 2e-4, startFrom: o.startFrom ?? null, notes: [`QZO trains a quantized base's scales without gradients; the closest recipe is QLoRA on a 4-bit base, a fresh rank-8 adapter at a usual rate of 2e-4 (QZO's ${lr} does not carry over)`] });
-    default:
-      throw new ConfigError(`continue at scale: no recipe for method "${run.method}"`);
-  }
+  // Each method's own recipe (methods/<m>/recipe.ts).
+  return getMethod(run.method).scaleOut({
+    config: c, lr, lora, start, targetsOf, startFrom: o.startFrom,
+    num: (k, d) => num(c[k], d),
+    list: (k) => list(c[k]),
+    approximate(why) {
+      if (o.unsupported === 'error') throw new ConfigError(`continue at scale: ${why}`);
+    },
+  });
 }
 
 function schedulerName(schedule: string, warmup: number): string {

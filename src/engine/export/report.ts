@@ -3,7 +3,7 @@
 // version), and what it measured (metrics.jsonl, the trainer's events, as JSON and as CSV).
 // Host-agnostic: the caller reads the files and writes what this returns.
 
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 
 /** Columns of metrics.csv: one row per step or eval event. */
@@ -51,7 +51,7 @@ export function summarize(events: readonly Row[]) {
   const evals = events.filter((e) => e.type === 'eval');
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const last = steps.at(-1);
-  const tps = steps.map((e) => num(e.tokensPerSec)).filter((x): x is number => x !== undefined);
+  const tps = steps.map((e) => num(e.tokensPerSec)).filter((x): x is number => x !== undefined && x > 0);
   const peaks = steps.map((e) => num((e.memory as Row | undefined)?.peak)).filter((x): x is number => x !== undefined);
   return {
     steps: steps.length ? num(last?.step) ?? steps.length : 0,
@@ -59,9 +59,13 @@ export function summarize(events: readonly Row[]) {
     finalLoss: num(last?.loss) ?? null,
     evalLoss: num(evals.at(-1)?.loss) ?? null,
     metric: num(evals.at(-1)?.metric) ?? null,
-    meanTokensPerSec: tps.length ? tps.reduce((a, b) => a + b, 0) / tps.length : null,
+    // Tokens trained over the time spent in training steps (evals and pauses not counted):
+    // every step trains the same tokens, so this is the harmonic mean of the steps' rates.
+    tokensPerSec: tps.length ? tps.length / tps.reduce((a, b) => a + 1 / b, 0) : null,
     peakBytes: peaks.length ? Math.max(...peaks) : null,
-    wallMs: steps.reduce((a, e) => Math.max(a, num(e.wallMs) ?? 0), 0), // step events carry the time since the run started
+    // From the first step to the end of the last step or eval (events carry the time since
+    // the run started, pauses not counted).
+    wallMs: [...steps, ...evals].reduce((a, e) => Math.max(a, num(e.wallMs) ?? 0), 0),
   };
 }
 

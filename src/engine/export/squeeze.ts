@@ -16,7 +16,7 @@
 import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
 import { adapterConfig, exportFile } from '../methods/peft-files.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { jacobiSvd, matmul, qr, transpose } from './svd.ts';
 

@@ -3,7 +3,7 @@
 // Tropp 2011) of a matrix seen only through products A·X and Aᵀ·Y, so a big ΔW is never
 // decomposed densely. Every matrix is row-major Float64Array; shapes in the comments.
 
-import { gaussianRef } from '../kernels/rng.ref.ts';
+import { gaussian } from '../rng/philox.ts';
 
 /** Thin QR of a (m, n), m ≥ n, by Householder reflections: a = q·r, q (m, n) with
  *  orthonormal columns (also where a is rank-deficient), r (n, n) upper triangular. */
@@ -271,7 +271,7 @@ export function randomizedSvd(a: LinearOperator, k: number, o: RandomizedSvdOpti
   const seed = o.seed ?? 0;
   const stream = o.stream ?? 0;
   const omega = new Float64Array(n * l);
-  for (let i = 0; i < omega.length; i++) omega[i] = gaussianRef(seed, i, stream);
+  for (let i = 0; i < omega.length; i++) omega[i] = gaussian(seed, i, stream);
   let q = qr(a.mul(omega, l), m, l).q; // (m, l)
   for (let it = 0; it < (o.powerIters ?? 2); it++) {
     const z = qr(a.mulT(q, l), n, l).q; // (n, l)

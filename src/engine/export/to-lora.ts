@@ -16,7 +16,7 @@ import type { Checkpoint } from '../io/model-files.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import type { ModelSpec } from '../model/config.ts';
 import { linearShapes, type LinearShape } from '../model/memory.ts';
-import { ConfigError } from '../methods/schema.ts';
+import { ConfigError } from '../config/schema.ts';
 import type { ExportFile } from '../methods/types.ts';
 import { factorsFromSvd, peftScale, readAdapterConfig, writePeftLora, type LoraModule } from './squeeze.ts';
 import { denseOperator, randomizedSvd, sparseOperator, type LinearOperator } from './svd.ts';

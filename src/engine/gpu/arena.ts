@@ -24,6 +24,7 @@ interface Owned {
   buffer: GPUBuffer;
   bytes: number;
   category: LedgerCategory;
+  usage: number;
 }
 
 /** Pool size classes: powers of two from 256 B, so a pooled buffer wastes at most half. */
@@ -33,12 +34,86 @@ export function sizeClass(bytes: number): number {
   return c;
 }
 
+/**
+ * Memory planned once per shape, as llm.c plans its activations: a pass (a training step's
+ * forward + backward, an eval's forward, a generated token) allocates from `begin()`'s arena
+ * as usual, and `end()` takes every buffer back into the plan, where the next pass finds it
+ * by (category, usage, bytes) without a createBuffer or an error scope. Buffers a pass did
+ * not use stay for `keepPasses` more passes (so eval passes between training steps, or a
+ * prompt before its tokens, do not throw the other shape's buffers away), then are freed.
+ * A pass that begins while another is open (re-entry) gets a plain child arena.
+ */
+export class MemoryPlan {
+  private readonly arena: Arena;
+  private open = false;
+  private pass = 0;
+
+  constructor(parent: Arena, private readonly keepPasses = 4) {
+    this.arena = parent.child();
+    this.arena.planned = { free: new Map(), used: [], lastUse: new Map() };
+  }
+
+  /** The arena of one pass; give it back with `end(arena)`. */
+  begin(): Arena {
+    if (this.open) return this.arena.child();
+    this.open = true;
+    this.pass++;
+    return this.arena;
+  }
+
+  end(a: Arena): void {
+    if (a !== this.arena) return a.dispose();
+    this.open = false;
+    const p = this.arena.planned;
+    if (!p) return;
+    for (const o of p.used.splice(0)) {
+      p.lastUse.set(o, this.pass);
+      const key = planKey(o);
+      let list = p.free.get(key);
+      if (!list) p.free.set(key, (list = []));
+      list.push(o);
+    }
+    for (const [key, list] of p.free) {
+      const keep = list.filter((o) => (p.lastUse.get(o) ?? 0) > this.pass - this.keepPasses);
+      for (const o of list) if (!keep.includes(o)) (p.lastUse.delete(o), this.arena.destroyOwned(o));
+      if (keep.length) p.free.set(key, keep);
+      else p.free.delete(key);
+    }
+    for (const c of [...this.arena.children]) c.dispose();
+  }
+
+  /** Bytes the plan holds (live on the ledger between passes). */
+  get bytes(): number {
+    return this.arena.ownedBytes;
+  }
+
+  /** Free everything the plan holds (the next pass plans again). */
+  release(): void {
+    if (this.open) return;
+    const p = this.arena.planned;
+    if (!p) return;
+    for (const list of p.free.values()) for (const o of list) this.arena.destroyOwned(o);
+    p.free.clear();
+    p.lastUse.clear();
+  }
+
+  dispose(): void {
+    this.arena.dispose();
+  }
+}
+
+function planKey(o: Owned): string {
+  return `${o.category}:${o.usage}:${o.bytes}`;
+}
+
 export class Arena {
+  /** Set on a MemoryPlan's arena: allocations come from, and go back to, the plan. */
+  planned: { free: Map<string, Owned[]>; used: Owned[]; lastUse: Map<Owned, number> } | undefined;
   private readonly owned = new Set<Owned>();
   /** Free pooled buffers by `${usage}:${sizeClass}`. Pooled buffers stay on the ledger. */
   private readonly pool = new Map<string, Owned[]>();
   private disposed = false;
-  private readonly children = new Set<Arena>();
+  readonly children = new Set<Arena>();
 
   constructor(
     readonly device: GPUDevice,
@@ -59,6 +134,7 @@ export class Arena {
 
   /** Allocate a buffer of `bytes` (rounded up to a multiple of 4) under `category`. */
   async alloc(category: LedgerCategory, bytes: number, label: string, usage: number = STORAGE_USAGE): Promise<GpuBuf> {
+    if (this.planned) return this.fromPlan(this.planned, category, Math.max(4, align4(bytes)), align4(bytes), label, usage);
     const owned = await this.create(category, Math.max(4, align4(bytes)), label, usage);
     return this.handle(owned, align4(bytes), label, () => this.destroy(owned));
   }
@@ -66,6 +142,7 @@ export class Arena {
   /** A pooled scratch buffer of at least `bytes`. `release()` returns it to the pool. */
   async scratch(bytes: number, label: string, usage: number = STORAGE_USAGE): Promise<GpuBuf> {
     const size = sizeClass(bytes);
+    if (this.planned) return this.fromPlan(this.planned, 'scratch', size, align4(bytes), label, usage);
     const key = `${usage}:${size}`;
     const free = this.pool.get(key);
     const owned = free?.pop() ?? (await this.create('scratch', size, `scratch/${size}`, usage));
@@ -108,6 +185,27 @@ export class Arena {
     return n;
   }
 
+  /** Bytes of the buffers this arena owns (not its children's). */
+  get ownedBytes(): number {
+    let n = 0;
+    for (const o of this.owned) n += o.bytes;
+    return n;
+  }
+
+  /** A buffer from the plan's free buffers of this exact (category, usage, bytes), or a new
+   *  one; either way it belongs to the pass until MemoryPlan.end(). */
+  private async fromPlan(p: NonNullable<Arena['planned']>, category: LedgerCategory, bytes: number, size: number, label: string, usage: number): Promise<GpuBuf> {
+    const key = `${category}:${usage}:${bytes}`;
+    const owned = p.free.get(key)?.pop() ?? (await this.create(category, bytes, label, usage));
+    p.used.push(owned);
+    return this.handle(owned, size, label, () => {});
+  }
+
+  /** Destroy one owned buffer (MemoryPlan's trimming). */
+  destroyOwned(o: Owned): void {
+    this.destroy(o);
+  }
+
   private async create(category: LedgerCategory, bytes: number, label: string, usage: number): Promise<Owned> {
     this.assertLive();
     const limits = this.device.limits;
@@ -146,7 +244,7 @@ export class Arena {
       buffer.destroy();
       throw new GpuValidationError(`Allocating ${label} (${category}, ${fmtBytes(bytes)}) failed: ${validation.message}`);
     }
-    const owned: Owned = { buffer, bytes, category };
+    const owned: Owned = { buffer, bytes, category, usage };
     this.owned.add(owned);
     this.ledger.add(category, bytes);
     return owned;

@@ -4,6 +4,7 @@
 // on any host write or read (which keeps program order), or when the uniform ring fills.
 
 import { Arena, type GpuBuf } from './arena.ts';
+import { countDevice, type DeviceCounts } from './counters.ts';
 import { DeviceLostError, GpuValidationError, WebGpuUnavailableError } from './errors.ts';
 import type { GpuHost } from './host.ts';
 import { MemoryLedger } from './ledger.ts';
@@ -49,8 +50,19 @@ export interface Dispatch {
   overrides?: Overrides;
 }
 
+/** A part of a buffer to read back. */
+export interface ReadPart {
+  src: GpuBuf;
+  bytes?: number;
+  offset?: number;
+}
+
 const UNIFORM_SLOT = 256;
-const RING_SLOTS = 512;
+/** Dispatches per uniform ring buffer (128 KiB each). */
+export const RING_SLOTS = 512;
+export const RING_BYTES = RING_SLOTS * UNIFORM_SLOT;
+/** At most this many ring buffers (2 MiB, 8192 dispatches between submits). */
+const MAX_RINGS = 16;
 
 export class Gpu {
   readonly ledger = new MemoryLedger();
@@ -61,16 +73,28 @@ export class Gpu {
 
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  private ring: GpuBuf | undefined;
-  private readonly ringData = new Uint32Array((RING_SLOTS * UNIFORM_SLOT) / 4);
+  /** Uniform rings: params of the dispatches recorded since the last submit, RING_SLOTS per
+   *  ring. More rings are added (at the next await point) when a chain of dispatches
+   *  overflowed them, so a steady-state step or token fits in one submit. */
+  private readonly rings: { buf: GpuBuf; data: Uint32Array }[] = [];
+  private ringIndex = 0;
   private ringUsed = 0;
+  /** Dispatches recorded since the last submit that was not forced by a full ring. */
+  private chain = 0;
+  private ringsWanted = 1;
   private dispatchCount = 0;
+  /** Buffers the recorded (not yet submitted) commands use: a host write to any other
+   *  buffer needs no submit first. */
+  private readonly pendingBuffers = new Set<GPUBuffer>();
+  /** What reached the device (wrapped): buffers created, error scopes, submits, maps. */
+  readonly counts: DeviceCounts;
 
   private constructor(
     readonly device: GPUDevice,
     readonly adapter: AdapterSummary,
     host: GpuHost,
   ) {
+    this.counts = countDevice(device);
     this.arena = new Arena(device, this.ledger, undefined, () => this.submit());
     this.kernels = new KernelRegistry(device, (n) => host.loadShader(n));
     device.lost.then((info) => {
@@ -134,15 +158,23 @@ export class Gpu {
       );
     }
     const pipeline = this.kernels.pipeline(spec, d.overrides);
-    if (this.ringUsed === RING_SLOTS) this.submit();
-    const ring = this.ring;
+    if (this.ringUsed === RING_SLOTS) {
+      if (this.ringIndex + 1 < this.rings.length) {
+        this.writeRing();
+        this.ringIndex++;
+        this.ringUsed = 0;
+      } else this.submit(true);
+    }
+    const ring = this.rings[this.ringIndex];
     if (!ring) throw new Error('uniform ring missing: call Gpu.init() first');
     const slot = this.ringUsed++;
-    this.ringData.set(packParams(d.params ?? []), (slot * UNIFORM_SLOT) / 4);
+    this.chain++;
+    ring.data.set(packParams(d.params ?? []), (slot * UNIFORM_SLOT) / 4);
     const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: ring.buffer, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } },
+      { binding: 0, resource: { buffer: ring.buf.buffer, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } },
       ...d.buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer, offset: 0, size: b.size } })),
     ];
+    for (const b of d.buffers) this.pendingBuffers.add(b.buffer);
     const bindGroup = this.device.createBindGroup({ layout: this.kernels.layout(spec.bindings), entries });
     const pass = this.currentPass();
     pass.setPipeline(pipeline);
@@ -157,24 +189,31 @@ export class Gpu {
     this.assertAlive();
     this.endPass();
     this.currentEncoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    this.pendingBuffers.add(src.buffer);
+    this.pendingBuffers.add(dst.buffer);
   }
 
   /** Submit recorded work. Synchronous; errors surface on the next `flush()`. */
-  submit(): void {
+  submit(ringFull = false): void {
     if (!this.encoder) return;
     this.endPass();
-    if (this.ringUsed > 0 && this.ring) {
-      this.device.queue.writeBuffer(this.ring.buffer, 0, this.ringData.buffer, 0, this.ringUsed * UNIFORM_SLOT);
+    this.writeRing();
+    if (!ringFull) {
+      this.ringsWanted = Math.max(this.ringsWanted, Math.min(MAX_RINGS, Math.ceil(this.chain / RING_SLOTS)));
+      this.chain = 0;
     }
+    this.ringIndex = 0;
     this.ringUsed = 0;
     const cmd = this.encoder.finish();
     this.encoder = undefined;
+    this.pendingBuffers.clear();
     this.device.queue.submit([cmd]);
   }
 
   /** Submit, wait for the GPU to finish, and raise any pipeline or device error. */
   async flush(): Promise<void> {
     this.submit();
+    await this.growRings();
     await this.kernels.check();
     await this.device.queue.onSubmittedWorkDone();
     this.assertAlive();
@@ -182,8 +221,29 @@ export class Gpu {
 
   /** Allocate the uniform ring; `acquire` callers use `Gpu.create` which does it. */
   async init(): Promise<this> {
-    this.ring = await this.arena.alloc('scratch', RING_SLOTS * UNIFORM_SLOT, 'uniform ring', BufferUsage.UNIFORM | BufferUsage.COPY_DST);
+    await this.addRing();
     return this;
+  }
+
+  /** Bytes of the uniform rings (real memory, on the ledger under 'scratch'). */
+  get ringBytes(): number {
+    return this.rings.length * RING_BYTES;
+  }
+
+  private async addRing(): Promise<void> {
+    const buf = await this.arena.alloc('scratch', RING_BYTES, `uniform ring ${this.rings.length}`, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
+    this.rings.push({ buf, data: new Uint32Array(RING_BYTES / 4) });
+  }
+
+  /** Add the rings a chain of dispatches wanted (only at an await point with nothing recorded,
+   *  since rings in use by recorded work must not change). */
+  private async growRings(): Promise<void> {
+    while (this.rings.length < this.ringsWanted && !this.encoder) await this.addRing();
+  }
+
+  private writeRing(): void {
+    const ring = this.rings[this.ringIndex];
+    if (this.ringUsed > 0 && ring) this.device.queue.writeBuffer(ring.buf.buffer, 0, ring.data.buffer, 0, this.ringUsed * UNIFORM_SLOT);
   }
 
   static async create(host: GpuHost, powerPreference?: GPUPowerPreference): Promise<Gpu> {
@@ -195,26 +255,54 @@ export class Gpu {
     if (data.byteLength + dstOffset > dst.size) {
       throw new RangeError(`write of ${data.byteLength} B at ${dstOffset} overflows ${dst.label} (${dst.size} B)`);
     }
-    this.submit(); // earlier recorded work must see the old contents
+    // Recorded work that uses dst must see the old contents: submit it first. Work that does
+    // not touch dst can stay recorded (a queue write lands before the next submit runs).
+    if (this.pendingBuffers.has(dst.buffer)) this.submit();
     this.device.queue.writeBuffer(dst.buffer, dstOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Read `bytes` of `src` back to the host (waits for all recorded work). */
   async read(src: GpuBuf, bytes = src.size, offset = 0): Promise<ArrayBuffer> {
+    const { done } = await this.readLater([{ src, bytes, offset }]);
+    const [out] = await done;
+    return out;
+  }
+
+  /**
+   * Read parts of buffers back without waiting: one staging buffer (pooled), one copy per
+   * part recorded after the work recorded so far, one submit, one map. Resolves, once the
+   * copies are recorded and submitted, to `{ done }`, which resolves to the parts when the
+   * GPU has finished: a caller can record the next step's work before it awaits `done`.
+   */
+  async readLater(parts: readonly ReadPart[]): Promise<{ done: Promise<ArrayBuffer[]> }> {
     this.assertAlive();
-    const staging = await this.arena.readback(bytes);
-    try {
-      this.endPass();
-      this.currentEncoder().copyBufferToBuffer(src.buffer, offset, staging.buffer, 0, bytes);
-      this.submit();
-      await this.kernels.check();
-      await staging.buffer.mapAsync(MAP_READ, 0, bytes);
-      const out = staging.buffer.getMappedRange(0, bytes).slice(0);
-      staging.buffer.unmap();
-      return out;
-    } finally {
-      staging.release();
-    }
+    const spans = parts.map((p) => ({ src: p.src, offset: p.offset ?? 0, bytes: p.bytes ?? p.src.size - (p.offset ?? 0) }));
+    let total = 0;
+    const at = spans.map((p) => {
+      const o = total;
+      total += Math.ceil(p.bytes / 4) * 4;
+      return o;
+    });
+    const staging = await this.arena.readback(Math.max(4, total));
+    this.endPass();
+    const enc = this.currentEncoder();
+    spans.forEach((p, i) => enc.copyBufferToBuffer(p.src.buffer, p.offset, staging.buffer, at[i], p.bytes));
+    this.submit();
+    const done = (async () => {
+      try {
+        await this.growRings();
+        await this.kernels.check();
+        await staging.buffer.mapAsync(MAP_READ, 0, Math.max(4, total));
+        const range = staging.buffer.getMappedRange(0, Math.max(4, total));
+        const out = spans.map((p, i) => range.slice(at[i], at[i] + p.bytes));
+        staging.buffer.unmap();
+        this.assertAlive();
+        return out;
+      } finally {
+        staging.release();
+      }
+    })();
+    return { done };
   }
 
   async readF32(src: GpuBuf, count = src.size / 4): Promise<Float32Array> {

@@ -1,9 +1,12 @@
 // Node host: Dawn's Node bindings (npm package `webgpu`) and shaders read from disk. On a
 // machine without a GPU, Dawn finds SwiftShader through VK_ICD_FILENAMES (set below to
-// Debian chromium's copy when the variable is unset and the file exists).
+// Debian chromium's copy when the variable is unset and the file exists). The Vulkan
+// loader prints `error: XDG_RUNTIME_DIR is invalid or not set` when the process has no
+// runtime directory (cron, CI, containers); a user reads that as a failure, so a private
+// one (0700, removed at exit) is set before Dawn starts.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create } from 'webgpu';
@@ -15,11 +18,31 @@ const SHADER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../sh
 
 let entry: GPU | undefined;
 
+/** Give the process a private XDG_RUNTIME_DIR when it has none (or one that is not a
+ *  directory), before the Vulkan loader reads it. Returns the directory in use. */
+export function ensureRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  const cur = env.XDG_RUNTIME_DIR;
+  if (cur && isDir(cur)) return cur;
+  const dir = mkdtempSync(join(tmpdir(), 'webtune-runtime-')); // mode 0700, as the XDG spec asks
+  env.XDG_RUNTIME_DIR = dir;
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export function nodeHost(): GpuHost {
   return {
     kind: 'node',
     gpu() {
       if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      ensureRuntimeDir();
       entry ??= create([]);
       return entry;
     },

@@ -56,21 +56,102 @@ export class HubError extends Error {
 
 const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 
-export function hubUrl(repo: string, file: string, revision = 'main', endpoint = 'https://huggingface.co', repoType: RepoType = 'model'): string {
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The endpoint as a URL, checked: http(s), no user name or password in it, and https unless
+ * it is this machine (localhost). The access token goes to this origin only.
+ */
+export function hubEndpoint(endpoint = DEFAULT_ENDPOINT): URL {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new HubError(`The Hub endpoint "${endpoint}" is not a URL (expected e.g. ${DEFAULT_ENDPOINT})`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new HubError(`The Hub endpoint "${endpoint}" is not an http(s) URL`);
+  if (url.username || url.password) throw new HubError(`The Hub endpoint "${endpoint}" holds a user name or password; give the token in its own field`);
+  if (url.search || url.hash) throw new HubError(`The Hub endpoint "${endpoint}" has a query or fragment; give the bare address (e.g. ${DEFAULT_ENDPOINT})`);
+  return url;
+}
+
+/** The token travels only over https, or over http to this machine. */
+const secure = (u: URL) => u.protocol === 'https:' || LOCAL_HOSTS.has(u.hostname);
+
+/**
+ * Headers for a request to `url`: the Authorization header only when `url` is on the
+ * endpoint's origin and the transport is https (or localhost). A token that would have to
+ * cross plain http to another machine is refused rather than sent or silently dropped.
+ */
+export function hubHeaders(url: string, opts: { token?: string; endpoint?: string }): Record<string, string> {
+  if (!opts.token) return {};
+  const ep = hubEndpoint(opts.endpoint);
+  const u = new URL(url);
+  if (u.origin !== ep.origin) return {};
+  if (!secure(u)) throw new HubError(`The access token is sent only over https (or to localhost); the endpoint ${ep.origin} is plain http. Use an https endpoint, or leave the token empty.`);
+  return { Authorization: `Bearer ${opts.token}` };
+}
+
+/**
+ * fetch for Hub URLs: the token only on the endpoint's origin, and never on a redirect that
+ * leaves it (the Hub sends large files to a CDN). Where the host shows redirects (Node), they
+ * are followed here, each hop with its own headers; in a browser a manual redirect is
+ * opaque, so the request is sent again with redirect: 'follow', under which the Fetch
+ * standard drops Authorization when a redirect crosses origins.
+ */
+export async function hubFetch(url: string, init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal }, opts: { token?: string; endpoint?: string; fetch?: typeof fetch }): Promise<Response> {
+  const f = opts.fetch ?? fetch;
+  let at = url;
+  for (let hop = 0; hop < 10; hop++) {
+    const auth = hubHeaders(at, opts);
+    const headers = { ...init.headers, ...auth };
+    if (!auth.Authorization) return f(at, { ...init, headers, redirect: 'follow' });
+    const res = await f(at, { ...init, headers, redirect: 'manual' });
+    if (res.type === 'opaqueredirect') return f(at, { ...init, headers, redirect: 'follow' });
+    const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+    if (!location) return res;
+    await res.body?.cancel();
+    at = new URL(location, at).href;
+  }
+  throw new HubError(`The Hub redirected ${url} more than 10 times`);
+}
+
+/** A repo file path or revision as the Hub names it: relative, no "." or ".." segments, no
+ *  backslashes or control characters (it becomes part of a URL path on the Hub's host). */
+export function checkRepoPath(path: string, what = 'file name'): string {
+  const bad =
+    path.length === 0 ? 'it is empty'
+    : path.length > 1000 ? 'it is longer than 1000 characters'
+    : path.startsWith('/') ? 'it is an absolute path'
+    : path.includes('\\') ? 'it has a backslash'
+    : /[\u0000-\u001f\u007f]/.test(path) ? 'it has a control character'
+    : path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..') ? 'it has an empty, "." or ".." segment'
+    : undefined;
+  if (bad) throw new HubError(`The ${what} ${JSON.stringify(path.slice(0, 200))} is refused: ${bad}. Hub paths are relative, like "model-00001-of-00002.safetensors".`);
+  return path;
+}
+
+export function hubUrl(repo: string, file: string, revision = 'main', endpoint = DEFAULT_ENDPOINT, repoType: RepoType = 'model'): string {
   if (!REPO_ID.test(repo)) throw new HubError(`"${repo}" is not a Hub repo id (expected "owner/name")`);
+  checkRepoPath(file);
+  checkRepoPath(revision, 'revision');
   const path = file.split('/').map(encodeURIComponent).join('/');
-  return `${endpoint.replace(/\/$/, '')}/${repoType === 'dataset' ? 'datasets/' : ''}${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+  return `${hubEndpoint(endpoint).href.replace(/\/$/, '')}/${repoType === 'dataset' ? 'datasets/' : ''}${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
 }
 
 /** The cache key of a repo file: models keep the plain `<repo>/<rev>/<file>`, datasets get a prefix. */
 function cacheKey(repo: string, rev: string, file: string, repoType: RepoType = 'model'): string {
+  if (!REPO_ID.test(repo)) throw new HubError(`"${repo}" is not a Hub repo id (expected "owner/name")`);
+  checkRepoPath(file);
+  checkRepoPath(rev, 'revision');
   return `${repoType === 'dataset' ? 'datasets/' : ''}${repo}/${rev}/${file}`;
 }
 
 /** Whether `file` exists in the repo (HEAD request; false on 404). */
 export async function hubHas(repo: string, file: string, opts: Omit<HubOptions, 'cache'>): Promise<boolean> {
-  const f = opts.fetch ?? fetch;
-  const res = await f(hubUrl(repo, file, opts.revision, opts.endpoint, opts.repoType), { method: 'HEAD', headers: authHeaders(opts.token), signal: opts.signal });
+  const res = await hubFetch(hubUrl(repo, file, opts.revision, opts.endpoint, opts.repoType), { method: 'HEAD', signal: opts.signal }, opts);
   if (res.status === 404) return false;
   if (!res.ok) throw statusError(res.status, repo, file, opts.revision ?? 'main');
   return true;
@@ -86,15 +167,15 @@ export async function hubFile(repo: string, file: string, opts: HubOptions): Pro
     opts.onProgress?.({ file, loaded: src.size, total: src.size, fromCache: true });
     return src;
   }
-  const f = opts.fetch ?? fetch;
   const have = await cache.stored(key);
-  const headers = authHeaders(opts.token);
+  const headers: Record<string, string> = {};
   if (have > 0) headers.Range = `bytes=${have}-`;
   let res: Response;
+  const url = hubUrl(repo, file, rev, opts.endpoint, opts.repoType);
   try {
-    res = await f(hubUrl(repo, file, rev, opts.endpoint, opts.repoType), { headers, signal: opts.signal });
+    res = await hubFetch(url, { headers, signal: opts.signal }, opts);
   } catch (e) {
-    if (opts.signal?.aborted) throw e;
+    if (opts.signal?.aborted || e instanceof HubError) throw e;
     throw new HubError(`Could not reach the Hub for ${repo}/${file}: ${e instanceof Error ? e.message : String(e)}. Check the connection and try again; what was downloaded is kept.`);
   }
   if (res.status === 416 && have > 0) {
@@ -133,10 +214,6 @@ export async function hubFile(repo: string, file: string, opts: HubOptions): Pro
   }
   await cache.markComplete(key);
   return cache.open(key);
-}
-
-function authHeaders(token?: string): Record<string, string> {
-  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 function totalSize(res: Response, offset: number): number | undefined {
@@ -193,17 +270,19 @@ interface TreeEntry {
  * { type, path, size }, paginated with a Link rel="next" header). Undefined on 404.
  */
 async function listTree(repo: string, revision: string, path: string, opts: Omit<HubOptions, 'cache'>): Promise<TreeEntry[] | undefined> {
-  const f = opts.fetch ?? fetch;
-  const base = (opts.endpoint ?? 'https://huggingface.co').replace(/\/$/, '');
+  const ep = hubEndpoint(opts.endpoint);
+  const base = ep.href.replace(/\/$/, '');
+  if (path) checkRepoPath(path, 'folder');
+  checkRepoPath(revision, 'revision');
   const sub = path ? '/' + path.split('/').map(encodeURIComponent).join('/') : '';
   let url: string | undefined = `${base}/api/datasets/${repo}/tree/${encodeURIComponent(revision)}${sub}?recursive=true`;
   const out: TreeEntry[] = [];
   for (let page = 0; url && page < 100; page++) {
     let res: Response;
     try {
-      res = await f(url, { headers: authHeaders(opts.token), signal: opts.signal });
+      res = await hubFetch(url, { signal: opts.signal }, opts);
     } catch (e) {
-      if (opts.signal?.aborted) throw e;
+      if (opts.signal?.aborted || e instanceof HubError) throw e;
       throw new HubError(`Could not reach the Hub to list the files of dataset ${repo}: ${e instanceof Error ? e.message : String(e)}. Check the connection and the endpoint.`);
     }
     if (res.status === 404) return undefined;
@@ -224,6 +303,10 @@ async function listTree(repo: string, revision: string, path: string, opts: Omit
     for (const e of body) if (e && typeof e === 'object' && typeof e.path === 'string') out.push({ type: String(e.type), path: e.path, size: typeof e.size === 'number' ? e.size : undefined });
     const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
     url = next ? new URL(next, url).href : undefined;
+    // The next page must be on the endpoint: a listing that points elsewhere is not followed.
+    if (url && new URL(url).origin !== ep.origin) {
+      throw new HubError(`The file list of dataset ${repo} continues at another host (${new URL(url).origin}); webtune talks only to the Hub endpoint ${ep.origin}, so the listing stops here.`);
+    }
   }
   return out;
 }

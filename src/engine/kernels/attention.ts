@@ -93,3 +93,54 @@ export function attentionBackward(
   if (s.B * s.Tk * s.Hkv > 0)
     gpu.dispatch(K[variant].dkv, { params: prm, buffers: [q, k, v, dO, lse, drow, dk, dv], grid: grid1d(s.B * s.Hkv * Math.ceil(s.Tk / per), WG) });
 }
+
+// ---- flash-decoding (shaders/attention_decode.wgsl) ----------------------------------------
+
+/** Query rows up to which `attentionDecode` applies (a generated token, a short prompt). */
+export const DECODE_MAX_ROWS = 8;
+/** Splits of the keys at most, and keys per split at least. */
+export const DECODE_MAX_SPLITS = 32;
+const DECODE_MIN_CHUNK = 32;
+
+const DEC = {
+  split: { shader: 'attention_decode', entry: 'split', bindings: ['read', 'read', 'read', 'rw'] },
+  combine: { shader: 'attention_decode', entry: 'combine', bindings: ['read', 'rw', 'rw'] },
+} as const satisfies Record<string, KernelSpec>;
+
+/** How `attentionDecode` splits Tk keys: S splits of CH keys (the last may be shorter). */
+export function decodeSplits(Tk: number): { S: number; CH: number } {
+  const CH = Math.max(DECODE_MIN_CHUNK, Math.ceil(Tk / DECODE_MAX_SPLITS));
+  return { S: Math.max(1, Math.ceil(Tk / CH)), CH };
+}
+
+/** Floats of the scratch `attentionDecode` needs for any Tk and T <= DECODE_MAX_ROWS. */
+export function attentionDecodeScratchFloats(Hq: number, D: number): number {
+  return DECODE_MAX_ROWS * Hq * DECODE_MAX_SPLITS * (D + 4);
+}
+
+/** Whether `attentionDecode` takes this shape (B = 1, T <= 8, D % 4 == 0). */
+export function decodeApplies(s: AttentionShape): boolean {
+  return s.B === 1 && s.T <= DECODE_MAX_ROWS && s.D % 4 === 0;
+}
+
+/**
+ * Flash-decoding: O, LSE of T <= 8 query rows over Tk cached keys, split across the keys
+ * (S = decodeSplits(Tk).S partial softmaxes per row and head) and combined; the same results
+ * as `attentionForward`. q, o: (T, Hq, D); k, v: (>= Tk, Hkv, D); lse: (Hq, T);
+ * part: attentionDecodeScratchFloats(Hq, D) floats of scratch.
+ */
+export function attentionDecode(gpu: Gpu, q: GpuBuf, k: GpuBuf, v: GpuBuf, o: GpuBuf, lse: GpuBuf, part: GpuBuf, s: AttentionShape): void {
+  if (!decodeApplies(s)) throw new RangeError(`attention decode: needs B = 1, T <= ${DECODE_MAX_ROWS} and a head dim divisible by 4 (B=${s.B} T=${s.T} D=${s.D})`);
+  params(s, 'row4'); // the shape checks
+  const { S, CH } = decodeSplits(s.Tk);
+  const need = (b: GpuBuf, n: number, what: string) => {
+    if (b.size < n * 4) throw new RangeError(`attention decode: ${what} needs ${n} floats, ${b.label} has ${b.size / 4}`);
+  };
+  need(q, s.T * s.Hq * s.D, 'q'); need(o, s.T * s.Hq * s.D, 'o'); need(lse, s.T * s.Hq, 'lse');
+  need(k, s.Tk * s.Hkv * s.D, 'k'); need(v, s.Tk * s.Hkv * s.D, 'v');
+  need(part, s.T * s.Hq * S * (s.D + 4), 'part');
+  if (s.T === 0) return;
+  const prm = [s.T, s.Tk, s.Hq, s.Hkv, s.D, s.Tk - s.T, S, CH, f32(s.scale ?? 1 / Math.sqrt(s.D))];
+  gpu.dispatch(DEC.split, { params: prm, buffers: [q, k, v, part], grid: grid1d(s.T * s.Hq * S, WG) });
+  gpu.dispatch(DEC.combine, { params: prm, buffers: [part, o, lse], grid: grid1d(s.T * s.Hq, WG) });
+}

@@ -21,8 +21,6 @@ export type NormVariant = (typeof NORM_VARIANTS)[number];
 
 /** Threads per workgroup in the 'row' variant (WG in the shader). */
 const WG = 64;
-/** Threads per row in the 'wg' variant (RWG in the shader). */
-const RWG = 64;
 /** Columns per workgroup in the 'wg' weight-gradient kernels (WC in the shader). */
 const WC = 32;
 

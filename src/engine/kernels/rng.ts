@@ -7,7 +7,7 @@ import type { GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { f32, grid1d, type Param } from '../gpu/params.ts';
 import type { KernelSpec } from '../gpu/registry.ts';
-import { rngKey } from './rng.ref.ts';
+import { rngKey } from '../rng/philox.ts';
 
 const WG = 256;
 const K = {

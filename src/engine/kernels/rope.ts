@@ -9,12 +9,17 @@ import type { GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { f32, grid1d } from '../gpu/params.ts';
 import type { KernelSpec } from '../gpu/registry.ts';
-import type { RopeScaling } from '../model/config.ts';
 
 const WG = 256;
 const SPEC: KernelSpec = { shader: 'rope', entry: 'rope', bindings: ['read', 'rw'] };
 
 const r32 = Math.fround;
+
+/** RoPE frequency scaling as a checkpoint's config.json gives it (model/config.ts reads it). */
+export type RopeScaling =
+  | { type: 'default' }
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
 /**
  * The R/2 inverse frequencies (R even), as transformers' modeling_rope_utils computes them

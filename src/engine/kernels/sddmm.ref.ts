@@ -1,11 +1,9 @@
 // Reference for sddmm.ts (f64): the sampled entries of dW = dyᵀ·x in W's storage order.
 
+import { entryOf } from './layout.ts';
 import type { SddmmShape } from './sddmm.ts';
 
-/** (row, column) in [out, in] space of a flat storage index. */
-export function entryOf(at: number, out: number, inp: number, layout: 'out-in' | 'in-out'): [number, number] {
-  return layout === 'out-in' ? [Math.floor(at / inp), at % inp] : [at % out, Math.floor(at / out)];
-}
+export { entryOf };
 
 /** vals[k] = alpha·Σ_n dy[n, r_k]·x[n, c_k] + beta·vals0[k] */
 export function sddmmRef(dy: ArrayLike<number>, x: ArrayLike<number>, idx: ArrayLike<number>, s: SddmmShape, vals0?: ArrayLike<number>): Float64Array {

@@ -1,7 +1,8 @@
 // Methods register themselves here when their folder's index.ts is imported.
 
-import { ConfigError, type Schema } from './schema.ts';
-import type { MethodDef } from './types.ts';
+import { ConfigError, type Schema } from '../config/schema.ts';
+import { adapterConfig } from './peft-files.ts';
+import type { ExportFile, MethodDef } from './types.ts';
 
 const methods = new Map<string, MethodDef>();
 
@@ -23,4 +24,26 @@ export function getMethod(name: string): MethodDef {
   const m = methods.get(name);
   if (!m) throw new ConfigError(`unknown method "${name}" (methods: ${methodNames().join(', ') || 'none registered'})`);
   return m;
+}
+
+/**
+ * The method whose file format these files are: by adapter_config.json's peft_type when
+ * there is one (an unknown type is an error naming the types webtune reads), else by the
+ * marker file a method's format declares; undefined when none matches.
+ */
+export function formatOwner(files: readonly ExportFile[]): MethodDef | undefined {
+  const all = listMethods().filter((m) => m.format);
+  if (files.some((f) => f.name === 'adapter_config.json')) {
+    const peftType = adapterConfig(files).peft_type;
+    const m = all.find((x) => x.format?.peftType !== undefined && x.format.peftType === peftType);
+    if (!m) throw new ConfigError(`adapter_config.json has peft_type ${JSON.stringify(peftType)}; webtune reads ${all.flatMap((x) => x.format?.peftType ?? []).join(', ')} adapters`);
+    return m;
+  }
+  return all.find((x) => x.format?.marker !== undefined && files.some((f) => f.name === x.format?.marker));
+}
+
+/** The formats webtune reads, in words, for errors. */
+export function formatFiles(): string {
+  const fs = listMethods().flatMap((m) => (m.format?.peftType ? [`adapter_config.json (peft_type ${m.format.peftType}) + adapter_model.safetensors`] : m.format?.marker ? [m.format.marker] : []));
+  return fs.join(', or ');
 }

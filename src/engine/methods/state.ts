@@ -4,7 +4,7 @@
 
 import type { Gpu } from '../gpu/gpu.ts';
 import type { CausalLM } from '../model/load.ts';
-import { firstOrderStep, type Optimizer } from '../train/optimizer.ts';
+import { firstOrderStep, type Optimizer } from '../optim/optimizer.ts';
 import type { Batch, ExportFile, StepContext, StepResult, Trainable, TrainedTensor } from './types.ts';
 
 /** Host copies of the tensors, by name. */

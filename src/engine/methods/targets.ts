@@ -3,7 +3,7 @@
 
 import type { ModelSpec } from '../model/config.ts';
 import { linearShapes, type LinearShape } from '../model/memory.ts';
-import { ConfigError } from './schema.ts';
+import { ConfigError } from '../config/schema.ts';
 
 /** PEFT's defaults per architecture (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
 export function defaultTargets(s: ModelSpec): string[] {

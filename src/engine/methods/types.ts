@@ -2,22 +2,17 @@
 // calls `registerMethod` with one MethodDef; the hosts discover the folders (methods/all.ts
 // in Vite and vitest, src/cli/methods.ts in Node), so adding a method edits no central list.
 
-import type { GpuBuf } from '../gpu/arena.ts';
 import type { ByCategory } from '../gpu/ledger.ts';
+import type { Checkpoint } from '../io/model-files.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { BasePrecision } from '../model/decoder.ts';
 import type { CausalLM } from '../model/load.ts';
-import type { TrainerConfig } from '../train/config.ts';
-import type { ConfigOf, Schema } from './schema.ts';
+import type { LinearShape } from '../model/memory.ts';
+import type { TrainerConfig } from '../config/trainer.ts';
+import type { Batch, StepContext, StepResult, TrainedTensor } from '../optim/types.ts';
+import type { ConfigOf, Schema } from '../config/schema.ts';
 
-/** One micro-batch, row-major (B, T): inputs, next-token targets, loss mask (1 = counted). */
-export interface Batch {
-  ids: ArrayLike<number>;
-  targets: ArrayLike<number>;
-  mask: ArrayLike<number>;
-  B: number;
-  T: number;
-}
+export type { Batch, StepContext, StepResult, TrainedTensor };
 
 /** The shape of a run, known before anything is allocated. */
 export interface RunShape {
@@ -27,34 +22,9 @@ export interface RunShape {
   precision: BasePrecision;
 }
 
-export interface StepContext {
-  /** 1-based optimizer step. */
-  step: number;
-  /** Learning rate for this step (after the schedule). */
-  lr: number;
-  trainer: TrainerConfig;
-}
-
-export interface StepResult {
-  /** Mean training loss over the step's micro-batches (for MeZO: of the unperturbed mean
-   *  of the two perturbed losses). */
-  loss: number;
-  /** Global gradient norm before clipping, where the method forms a gradient; for MeZO the
-   *  absolute projected gradient. */
-  gradNorm?: number;
-}
-
 export interface ExportFile {
   name: string;
   bytes: Uint8Array;
-}
-
-/** A trained tensor on the GPU, by the name its gradient has in the model's backward. */
-export interface TrainedTensor {
-  name: string;
-  buf: GpuBuf;
-  /** f32 values. */
-  n: number;
 }
 
 /** What `attach` gives: the run's trainable state on the GPU. */
@@ -94,6 +64,76 @@ export interface AttachOptions {
   firstBatch?: Batch;
 }
 
+/** One base tensor's change when a run's files are folded into a base checkpoint on the
+ *  host (a merged export): new values from the old (f32, checkpoint storage order). */
+export interface TensorEdit {
+  /** The linear layer it edits, when it is one: the merge checks the checkpoint's shape. */
+  linear?: LinearShape;
+  apply(w: Float32Array): ArrayLike<number> | Promise<ArrayLike<number>>;
+}
+
+/** What a method's files change in a base checkpoint. */
+export interface HostEdits {
+  /** What the files were, in words ('lora', 'dora', 'shira', 'weights'). */
+  kind: string;
+  /** By the base checkpoint's tensor name. */
+  edits: Map<string, TensorEdit>;
+}
+
+/** The file format a method defines: how files of it are recognised without a run (an
+ *  adapter folder from PEFT, a run's export) and folded into a base. */
+export interface MethodFormat {
+  /** adapter_config.json's peft_type, for a PEFT format (LORA, SHIRA). */
+  peftType?: string;
+  /** The file that marks a format without adapter_config.json (full: model.safetensors). */
+  marker?: string;
+  /** The files' change to a base checkpoint, on the host; absent when it has none. */
+  hostEdits?(files: readonly ExportFile[], base: { spec: ModelSpec; ckpt: Checkpoint }): Promise<HostEdits>;
+  /** Why these files cannot be merged into a base (when there is no hostEdits). */
+  noMerge?: string;
+}
+
+/** Exports a finished run offers beside its method's own formats: 'merged' (the base with
+ *  the run folded in), 'gguf' (a llama.cpp LoRA adapter), 'lora' (the run as a rank-r LoRA
+ *  by SVD), 'squeeze' (a LoRA compressed to a lower rank), 'recipe' (continue at scale). */
+export type ExtraExport = 'merged' | 'gguf' | 'lora' | 'squeeze' | 'recipe';
+
+/** What "continue at scale" (export/recipe.ts) writes for a run: a LoRA or full
+ *  fine-tune recipe for Axolotl / TRL. */
+export interface ScaleOutPlan {
+  kind: 'lora' | 'full';
+  rank: number;
+  alpha: number;
+  targets: string[] | 'all-linear';
+  rslora: boolean;
+  dora: boolean;
+  lr: number;
+  /** The exported folder the recipe starts from ('adapter', 'model'), or null: fresh. */
+  startFrom: string | null;
+  /** What differs from the webtune run, said in the recipe. */
+  notes: string[];
+}
+
+/** What a method's scaleOut reads: the run's config (as run.json holds it) and helpers. */
+export interface ScaleOutContext {
+  /** run.json's methodConfig. */
+  config: Record<string, unknown>;
+  /** The run's learning rate. */
+  lr: number;
+  num(key: string, d: number): number;
+  list(key: string): string[];
+  /** Target modules of a config value ('all-linear', a list, or the architecture's default). */
+  targetsOf(v: unknown): string[] | 'all-linear';
+  /** A LoRA plan from the run's rank, alpha, targets, rsLoRA, DoRA and lr, with `p` over it. */
+  lora(p?: Partial<ScaleOutPlan>): ScaleOutPlan;
+  /** Where a recipe that starts from the run's export starts: `d`, or the caller's choice. */
+  start(d: string): string | null;
+  /** The caller's --start-from, if given. */
+  startFrom?: string | null;
+  /** The recipe only approximates the method (why); throws when the caller asked to refuse. */
+  approximate(why: string): void;
+}
+
 export interface MethodDef<S extends Schema = Schema> {
   name: string;
   family: 'first-order' | 'zeroth-order';
@@ -107,9 +147,23 @@ export interface MethodDef<S extends Schema = Schema> {
   /** Throws a ConfigError naming the flag when the config cannot work on this model/shape
    *  (a rank larger than the layer, a target the architecture lacks); no GPU work. */
   check(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): void;
+  /** The nearest settings of this method that run on this base when `cfg` cannot (MeZO on a
+   *  quantized base perturbs LoRA adapters: ZO-LoRA), with a one-line note saying what
+   *  changed; undefined when `cfg` fits as it is or nothing close does. A comparison queues
+   *  each method with what this gives; no GPU work. */
+  fitToBase?(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape): { config: ConfigOf<S>; note: string } | undefined;
   /** Bytes per ledger category at the run's peak, before anything is allocated. */
   estimateMemory(spec: ModelSpec, cfg: ConfigOf<S>, shape: RunShape, trainer: TrainerConfig): ByCategory;
   attach(model: CausalLM, cfg: ConfigOf<S>, opts: AttachOptions): Promise<Trainable>;
   /** Re-create a trained state from this method's default export (an import). */
   importFiles?(model: CausalLM, files: readonly ExportFile[], opts: AttachOptions): Promise<Trainable>;
+  /** The file format this method defines, if it defines one (others write a format another
+   *  method defines: MeZO's ZO-LoRA writes lora's PEFT LORA). */
+  format?: MethodFormat;
+  /** The extra exports a run with this config offers. */
+  offers(cfg: ConfigOf<S>): readonly ExtraExport[];
+  /** The closest Axolotl / TRL recipe to continue a run at scale (export --format recipe). */
+  scaleOut(ctx: ScaleOutContext): ScaleOutPlan;
+  /** The run's base label in lists: "lora r=8", "shira 1 %" (the trainer's lr is added by the host). */
+  label(cfg: ConfigOf<S>): string;
 }

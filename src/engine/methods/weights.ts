@@ -5,8 +5,10 @@ import { bytesSource } from '../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { CausalLM } from '../model/load.ts';
-import { ConfigError } from './schema.ts';
-import type { ExportFile } from './types.ts';
+import { ConfigError } from '../config/schema.ts';
+import type { Checkpoint } from '../io/model-files.ts';
+import { safetensorsOf } from './merge-host.ts';
+import type { ExportFile, HostEdits, TensorEdit } from './types.ts';
 
 /** A parameter's checkpoint shape from its name (1-D for norms and biases). */
 function shapeOf(spec: ModelSpec, name: string, n: number): number[] {
@@ -40,4 +42,19 @@ export async function importWeights(model: CausalLM, files: readonly ExportFile[
     if (v.length * 4 !== buf.size) throw new ConfigError(`model.safetensors: "${name}" has ${v.length} values, the model ${buf.size / 4}`);
     model.gpu.write(buf, v);
   }
+}
+
+/** model.safetensors (the trained weights) folded into the base: each tensor replaced. */
+export async function weightHostEdits(files: readonly ExportFile[], { ckpt }: { ckpt: Checkpoint }): Promise<HostEdits> {
+  const st = await safetensorsOf(files, 'model.safetensors');
+  const edits = new Map<string, TensorEdit>();
+  for (const name of st.names) {
+    const base = [name, name.startsWith('transformer.') ? name.slice(12) : `transformer.${name}`].find((n) => ckpt.has(n));
+    if (!base) throw new ConfigError(`model.safetensors: "${name}" is not a tensor of the base checkpoint`);
+    const want = ckpt.info(base).shape.reduce((a, d) => a * d, 1);
+    const got = st.info(name).shape.reduce((a, d) => a * d, 1);
+    if (want !== got) throw new ConfigError(`model.safetensors: "${name}" has ${got} values, the base's "${base}" ${want}`);
+    edits.set(base, { apply: () => st.readF32(name) });
+  }
+  return { kind: 'weights', edits };
 }

@@ -13,11 +13,21 @@ export function sampleSeed(seed: number, step: number, sample: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Mean forward-only loss over the micro-batches. */
+/** Forward-only loss over the micro-batches: the mean over all their trained tokens (each
+ *  micro-batch's mean weighted by its trained tokens, as the first-order step does). */
 export async function meanLoss(model: CausalLM, batches: readonly Batch[]): Promise<number> {
   let sum = 0;
-  for (const b of batches) sum += (await model.loss(b.ids, b.targets, b.mask, b.B, b.T)).loss;
-  return sum / batches.length;
+  let tokens = 0;
+  let plain = 0;
+  for (const b of batches) {
+    const r = await model.loss(b.ids, b.targets, b.mask, b.B, b.T);
+    plain += r.loss / batches.length;
+    if (r.tokens > 0) {
+      sum += r.loss * r.tokens;
+      tokens += r.tokens;
+    }
+  }
+  return tokens > 0 ? sum / tokens : plain;
 }
 
 export interface SpsaOptions {

@@ -3,14 +3,13 @@
 // family implies (GPT-2: LayerNorm, GELU, learned positions, tied embeddings).
 
 import { describeValue, MAX_VOCAB, parseJsonLimited } from '../io/limits.ts';
+// RoPE's scaling is the rope kernel's parameter (kernels/rope.ts); the config names it.
+import type { RopeScaling } from '../kernels/rope.ts';
+
+export type { RopeScaling };
 
 export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
-
-export type RopeScaling =
-  | { type: 'default' }
-  | { type: 'linear'; factor: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
 export interface ModelSpec {
   architecture: Architecture;

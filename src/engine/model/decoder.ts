@@ -3,19 +3,21 @@
 // progress, the loss, forward + backward to every f32 weight, and generation with a KV
 // cache. A family (llama.ts, gpt2.ts) supplies its forward pass and its backward pass.
 
-import type { Arena, GpuBuf } from '../gpu/arena.ts';
+import { MemoryPlan, type Arena, type GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { biasAdd, fill } from '../kernels/elementwise.ts';
-import { attentionForward } from '../kernels/attention.ts';
+import { attentionDecode, attentionDecodeScratchFloats, attentionForward, decodeApplies } from '../kernels/attention.ts';
 import { embeddingForward, validateTokenIds } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { gatherQuantRows, qmatmulBackward, qmatmulForward, uploadQuant, type GpuQuantTensor } from '../kernels/quant.ts';
-import { uniformRef } from '../kernels/rng.ref.ts';
+import { gemv, GEMV_MAX_ROWS } from '../kernels/gemv.ts';
+import { qgemv } from '../kernels/qmatmul.ts';
+import { sampleTokenGpu } from '../kernels/sample.ts';
 import { xentChunkBackward, xentChunkForward, xentFinalize } from '../kernels/xent.ts';
 import type { Checkpoint } from '../io/model-files.ts';
-import { quantize, type QuantFormat } from '../quant/block.ts';
+import { quantize, type QuantFormat, type QuantTensor } from '../quant/block.ts';
 import type { ModelSpec } from './config.ts';
-import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
+import { GREEDY, type SamplingOptions } from './sampling.ts';
 
 export type BasePrecision = 'f32' | QuantFormat;
 
@@ -43,6 +45,8 @@ export interface KvCache {
   v: GpuBuf[];
   pos: number;
   capacity: number;
+  /** Flash-decoding scratch (attentionDecodeScratchFloats), when the head dim allows it. */
+  part?: GpuBuf;
 }
 
 /**
@@ -80,10 +84,13 @@ export interface LinearAdapter {
   backward(ctx: PassContext, x: GpuBuf, dy: GpuBuf, dx: GpuBuf | undefined, N: number, grads: Grads): Promise<void>;
 }
 
-/** y = x·Wᵀ (+ b) (+ the adapter's term).  x: (N, in), y: (N, out) */
+/** y = x·Wᵀ (+ b) (+ the adapter's term).  x: (N, in), y: (N, out). Up to GEMV_MAX_ROWS rows
+ *  (a generated token, a short prompt) take the GEMV kernels, which read each weight once. */
 export async function linearForward(ctx: PassContext, x: GpuBuf, l: Linear, y: GpuBuf, N: number): Promise<void> {
   const g = ctx.gpu;
-  if (l.w.kind === 'quant') qmatmulForward(g, x, l.w.q, y, N);
+  const few = N <= GEMV_MAX_ROWS;
+  if (l.w.kind === 'quant') (few ? qgemv : qmatmulForward)(g, x, l.w.q, y, N);
+  else if (few) gemv(g, x, l.w.buf, y, { layout: l.w.layout === 'out-in' ? 'NT' : 'NN', M: N, N: l.out, K: l.in });
   else if (l.w.layout === 'out-in') matmul(g, x, l.w.buf, y, { layout: 'NT', M: N, N: l.out, K: l.in });
   else matmul(g, x, l.w.buf, y, { layout: 'NN', M: N, N: l.out, K: l.in });
   if (l.b) biasAdd(g, l.b, y, N, l.out);
@@ -166,6 +173,14 @@ export class WeightLoader {
     return this.ckpt.readF32(name);
   }
 
+  /** The tensor as stored blocks of `format`, when the checkpoint holds it so (shape checked). */
+  private async blocks(name: string, shape: readonly number[], format: QuantFormat): Promise<QuantTensor | undefined> {
+    if (!this.ckpt.has(name)) return undefined;
+    const got = this.ckpt.info(name).shape;
+    if (got.join(',') !== shape.join(',')) throw new Error(`${this.where}: tensor "${name}" has shape [${got}], the config implies [${shape}]`);
+    return this.ckpt.readBlocks(name, format);
+  }
+
   /** An f32 tensor on the GPU, listed in `params` (trainable). */
   async tensor(name: string, shape: readonly number[], data?: Float32Array): Promise<GpuBuf> {
     const b = await this.gpu.upload('weights', data ?? (await this.read(name, shape)), name, this.arena);
@@ -184,7 +199,7 @@ export class WeightLoader {
     if (precision === 'f32' || this.opts.quantizeEmbeddings === false) {
       return { name, w: { kind: 'f32', buf: await this.tensor(`${name}.weight`, [V, C]), layout: 'out-in' }, out: V, in: C };
     }
-    const q = await uploadQuant(this.gpu, quantize(await this.read(`${name}.weight`, [V, C]), V, C, precision), `${name}.weight`, this.arena);
+    const q = await uploadQuant(this.gpu, (await this.blocks(`${name}.weight`, [V, C], precision)) ?? quantize(await this.read(`${name}.weight`, [V, C]), V, C, precision), `${name}.weight`, this.arena);
     this.done(`${name}.weight`);
     return { name, w: { kind: 'quant', q, layout: 'out-in' }, out: V, in: C };
   }
@@ -198,9 +213,13 @@ export class WeightLoader {
     if (precision === 'f32') w = { kind: 'f32', buf: await this.tensor(`${name}.weight`, shape), layout };
     else {
       // Blocks run along the input dimension, so a Conv1D (in, out) weight is transposed first.
-      const data = await this.read(`${name}.weight`, shape);
-      const rows = layout === 'out-in' ? data : transpose(data, inp, out);
-      w = { kind: 'quant', q: await uploadQuant(this.gpu, quantize(rows, out, inp, precision), `${name}.weight`, this.arena), layout };
+      // A file already holding these blocks (GGUF Q8_0 / Q4_0) is taken as it is.
+      let q = layout === 'out-in' ? await this.blocks(`${name}.weight`, shape, precision) : undefined;
+      if (!q) {
+        const data = await this.read(`${name}.weight`, shape);
+        q = quantize(layout === 'out-in' ? data : transpose(data, inp, out), out, inp, precision);
+      }
+      w = { kind: 'quant', q: await uploadQuant(this.gpu, q, `${name}.weight`, this.arena), layout };
       this.done(`${name}.weight`);
     }
     const l: Linear = { name, w, b: bias ? await this.tensor(`${name}.bias`, [out]) : undefined, out, in: inp };
@@ -245,6 +264,10 @@ export interface BackwardContext {
 }
 
 export abstract class DecoderLM<F extends ForwardResult> {
+  /** Activations and scratch of loss / logits / training passes, planned once per shape and
+   *  reused pass after pass (see MemoryPlan). */
+  private passPlan: MemoryPlan | undefined;
+
   protected constructor(
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
@@ -264,7 +287,23 @@ export abstract class DecoderLM<F extends ForwardResult> {
   /** Given dL/dlogits (B·T, V), form every f32 weight's gradient in `ctx.grads`. */
   protected abstract backward(f: F, dlogits: GpuBuf, ctx: BackwardContext): Promise<void>;
 
-  /** Logits for every position: ids (B·T) → (B·T, V) on the host. */
+  /** The arena of one pass, from the model's memory plan; hand it back with `endPass`. */
+  protected beginPass(): Arena {
+    this.passPlan ??= new MemoryPlan(this.arena);
+    return this.passPlan.begin();
+  }
+
+  protected endPass(run: Arena): void {
+    this.passPlan?.end(run);
+  }
+
+  /** Free the planned pass memory (a run is over; the next pass plans again). */
+  releasePlans(): void {
+    this.passPlan?.release();
+  }
+
+  /** Logits for every position: ids (B·T) → (B·T, V) on the host. Not a hot path: its
+   *  buffers are freed when it returns. */
   async logits(ids: ArrayLike<number>, B: number, T: number): Promise<Float32Array> {
     const run = this.arena.child();
     try {
@@ -277,13 +316,13 @@ export abstract class DecoderLM<F extends ForwardResult> {
 
   /** Mean cross-entropy of `targets` where mask = 1, forward only.  ids, targets, mask: (B·T) */
   async loss(ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number): Promise<{ loss: number; tokens: number }> {
-    const run = this.arena.child();
+    const run = this.beginPass();
     try {
       const f = await this.forward(run, ids, B, T, false);
       const { lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, B * T);
       return { loss: await meanOf(this.gpu, lossRows, count), tokens: count };
     } finally {
-      run.dispose();
+      this.endPass(run);
     }
   }
 
@@ -297,10 +336,24 @@ export abstract class DecoderLM<F extends ForwardResult> {
     ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
     wanted?: (name: string) => boolean,
   ): Promise<{ loss: number; grads: Map<string, GpuBuf> }> {
+    const rows = await gradArena.alloc('scratch', B * T * 4, 'loss rows');
+    const r = await this.lossAndGradsOnGpu(ids, targets, mask, B, T, gradArena, rows, wanted);
+    return { loss: await meanOf(this.gpu, rows, r.count), grads: r.grads };
+  }
+
+  /**
+   * lossAndGrads without a readback: the per-row losses are copied into `lossRows` (B·T)
+   * (0 where the mask is 0) and `count` is the number of counted positions, so a caller
+   * can read them back with the step's other numbers, after recording the update.
+   */
+  async lossAndGradsOnGpu(
+    ids: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, B: number, T: number, gradArena: Arena,
+    lossOut: GpuBuf, wanted?: (name: string) => boolean,
+  ): Promise<{ count: number; grads: Map<string, GpuBuf> }> {
     const N = B * T;
     const V = this.spec.vocab;
     const g = this.gpu;
-    const run = this.arena.child();
+    const run = this.beginPass();
     try {
       const f = await this.forward(run, ids, B, T, true);
       const { tgt, msk, state, lossRows, count } = await this.crossEntropy(run, f.logits, targets, mask, N);
@@ -310,9 +363,10 @@ export abstract class DecoderLM<F extends ForwardResult> {
       fill(g, ones, N, 1);
       const grads = new Grads(gradArena, wanted);
       await this.backward(f, dlogits, { run, pass: { gpu: g, run, save: true }, grads, ones, B, T });
-      return { loss: await meanOf(g, lossRows, count), grads: grads.map };
+      g.copy(lossRows, lossOut, N * 4);
+      return { count, grads: grads.map };
     } finally {
-      run.dispose();
+      this.endPass(run);
     }
   }
 
@@ -326,25 +380,31 @@ export abstract class DecoderLM<F extends ForwardResult> {
     const { kvHeads: Hkv, headDim: D, vocab: V, maxPositions, layers } = this.spec;
     const capacity = Math.min(prompt.length + o.maxNewTokens, maxPositions);
     if (prompt.length >= capacity) throw new RangeError(`generate: a ${prompt.length}-token prompt leaves no room in ${maxPositions} positions`);
+    // Memory per generation: the KV cache at the start, then each token's pass from a plan
+    // (the prompt's shape once, then the one-token shape reused), all freed at the end.
     const session = this.arena.child();
+    const steps = new MemoryPlan(session);
     try {
       const cache: KvCache = { k: [], v: [], pos: 0, capacity };
       for (let l = 0; l < layers; l++) {
         cache.k.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.k.${l}`));
         cache.v.push(await session.alloc('activations', capacity * Hkv * D * 4, `kv.v.${l}`));
       }
+      if (D % 4 === 0) cache.part = await session.alloc('activations', attentionDecodeScratchFloats(this.spec.heads, D) * 4, 'kv.split');
       const out: number[] = [];
       let next: readonly number[] = prompt;
       while (out.length < o.maxNewTokens && cache.pos + next.length <= capacity) {
-        const step = session.child();
-        let logits: Float32Array;
+        const step = steps.begin();
+        let id: number;
         try {
           const f = await this.forward(step, next, 1, next.length, false, cache);
-          logits = await this.gpu.readF32(f.logits, V);
+          // The token is chosen on the GPU (seeded Philox uniform number out.length): 4 bytes back.
+          const chosen = await step.alloc('activations', 4, 'token');
+          sampleTokenGpu(this.gpu, f.logits, V, chosen, { ...o, index: out.length });
+          id = new Uint32Array(await this.gpu.read(chosen, 4))[0];
         } finally {
-          step.dispose();
+          steps.end(step);
         }
-        const id = sampleToken(logits, o, uniformRef(o.seed, out.length));
         out.push(id);
         if (o.onToken?.(id) === false || this.spec.eosTokenIds.includes(id)) break;
         next = [id];
@@ -383,7 +443,10 @@ export abstract class DecoderLM<F extends ForwardResult> {
     const row = Hkv * D * 4;
     g.copy(k, cache.k[li], T * row, 0, cache.pos * row);
     g.copy(v, cache.v[li], T * row, 0, cache.pos * row);
-    attentionForward(g, q, cache.k[li], cache.v[li], o, lse, { B, T, Tk: cache.pos + T, Hq, Hkv, D });
+    const s = { B, T, Tk: cache.pos + T, Hq, Hkv, D };
+    // A token (or a short prompt) over the cache: flash-decoding, split across the keys.
+    if (cache.part && decodeApplies(s)) attentionDecode(g, q, cache.k[li], cache.v[li], o, lse, cache.part, s);
+    else attentionForward(g, q, cache.k[li], cache.v[li], o, lse, s);
   }
 
   /** logits = h·headᵀ for every row, or only the last row when generating (which also

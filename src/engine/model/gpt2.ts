@@ -15,7 +15,6 @@ import { geluBackward, geluForward } from '../kernels/activation.ts';
 import { attentionBackward } from '../kernels/attention.ts';
 import { axpby, copy2d } from '../kernels/elementwise.ts';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
-import { matmul } from '../kernels/matmul.ts';
 import { layerNormBackward, layerNormForward } from '../kernels/norm.ts';
 import type { Checkpoint, ModelFiles } from '../io/model-files.ts';
 import type { ModelSpec } from './config.ts';
@@ -117,7 +116,7 @@ export class Gpt2Model extends DecoderLM<Gpt2Forward> {
 
   protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<Gpt2Forward> {
     const s = this.spec;
-    const { hidden: C, heads: H, intermediate: I, vocab: V, maxPositions: P } = s;
+    const { hidden: C, heads: H, intermediate: I, maxPositions: P } = s;
     const { idsBuf, start } = await this.begin(run, ids, B, T, save, cache);
     const g = this.gpu;
     const N = B * T;

@@ -13,7 +13,6 @@ import { swigluBackward, swigluForward } from '../kernels/activation.ts';
 import { attentionBackward } from '../kernels/attention.ts';
 import { axpby } from '../kernels/elementwise.ts';
 import { embeddingBackward } from '../kernels/embedding.ts';
-import { matmul } from '../kernels/matmul.ts';
 import { rmsNormBackward, rmsNormForward } from '../kernels/norm.ts';
 import { ropeBackward, ropeForward, ropeInvFreq } from '../kernels/rope.ts';
 import { Checkpoint, readText, type ModelFiles } from '../io/model-files.ts';
@@ -126,7 +125,7 @@ export class LlamaModel extends DecoderLM<LlamaForward> {
 
   protected async forward(run: Arena, ids: ArrayLike<number>, B: number, T: number, save: boolean, cache?: KvCache): Promise<LlamaForward> {
     const s = this.spec;
-    const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = s;
+    const { hidden: C, heads: Hq, kvHeads: Hkv, headDim: D, intermediate: I } = s;
     const { idsBuf, start: pos } = await this.begin(run, ids, B, T, save, cache);
     const g = this.gpu;
     const N = B * T;

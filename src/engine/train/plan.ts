@@ -9,9 +9,9 @@ import { batches as makeBatches, encodeRows, splitDataset, type Batch as DataBat
 import type { ModelSpec } from '../model/config.ts';
 import type { BasePrecision } from '../model/decoder.ts';
 import { getMethod } from '../methods/registry.ts';
-import { ConfigError, parseConfig, type ConfigOf, type Schema } from '../methods/schema.ts';
+import { ConfigError, parseConfig, type ConfigOf, type Schema } from '../config/schema.ts';
 import type { Batch, MethodDef, RunShape } from '../methods/types.ts';
-import { TRAINER_SCHEMA, type TrainerConfig } from './config.ts';
+import { TRAINER_SCHEMA, type TrainerConfig } from '../config/trainer.ts';
 
 export interface RunRequest {
   method: string;

@@ -10,7 +10,10 @@ import { strideIndices, X_LABELS, xOf, type XAxisKind } from './series.ts';
 function shortBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024, i++);
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${Number(n.toPrecision(3))} ${units[i]}`;
 }
 

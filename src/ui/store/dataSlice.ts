@@ -12,11 +12,19 @@ import { getEngine } from '../engine.ts';
 import type { Store } from './index.ts';
 import type { DownloadState } from './modelSlice.ts';
 
+export type DataChoice =
+  | { kind: 'builtin'; name: string }
+  | { kind: 'hub'; req: HubDatasetRequest; mapping?: FieldMapping }
+  | { kind: 'file'; name: string };
+
 export interface DataSlice {
   dataStatus: 'none' | 'loading' | 'ready' | 'error';
   dataset?: DatasetSummary;
   dataError?: ErrorInfo;
   dataSettings: DataSettings;
+  /** Where the loaded dataset came from, for a reload to load it again (a file's bytes are
+   *  not kept: the page names it and asks for it). */
+  dataChoice?: DataChoice;
   /** Files of the current Hub dataset load, in the order they started. */
   dataDownloadFiles: string[];
   dataDownloads: Record<string, DownloadState>;
@@ -38,13 +46,14 @@ export interface DataSlice {
 export const DEFAULT_DATA_SETTINGS: DataSettings = { evalFraction: 0.1, maskPrompt: true, pack: false, metricRows: 16 };
 
 export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get) => {
-  const loading = async (job: () => Promise<DatasetSummary>, fromHub = false) => {
-    set({ dataStatus: 'loading', dataError: undefined, preview: undefined, previewStatus: 'none', previewError: undefined, ...(fromHub ? { dataDownloadFiles: [], dataDownloads: {} } : {}) });
+  // The dataset in use stays until a new one has loaded: a failed load only shows its error.
+  const loading = async (job: () => Promise<DatasetSummary>, choice: DataChoice, fromHub = false) => {
+    set({ dataStatus: 'loading', dataError: undefined, ...(fromHub ? { dataDownloadFiles: [], dataDownloads: {} } : {}) });
     try {
       const dataset = await job();
-      set({ dataStatus: 'ready', dataset });
+      set({ dataStatus: 'ready', dataset, dataChoice: choice, preview: undefined, previewStatus: 'none', previewError: undefined });
     } catch (e) {
-      set({ dataStatus: 'error', dataError: errorInfo(e), dataset: undefined });
+      set((s) => ({ dataStatus: s.dataset ? 'ready' : 'error', dataError: errorInfo(e) }));
     }
   };
   let previewSeq = 0;
@@ -55,18 +64,19 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
     dataDownloads: {},
     previewStatus: 'none',
     loadDatasetText(name, content, mapping) {
-      return loading(() => getEngine().loadDataset(name, content, mapping));
+      return loading(() => getEngine().loadDataset(name, content, mapping), { kind: 'file', name });
     },
     loadDatasetFile(name, bytes, mapping) {
       // a copy is transferred, so the page can read the file again with another mapping
       const copy = bytes.slice();
-      return loading(() => getEngine().loadDatasetFile(name, transfer(copy, [copy.buffer]), mapping));
+      return loading(() => getEngine().loadDatasetFile(name, transfer(copy, [copy.buffer]), mapping), { kind: 'file', name });
     },
     loadHubDataset(req, mapping) {
-      return loading(() => getEngine().loadHubDataset(req, mapping), true);
+      const { token: _token, ...kept } = req; // the token stays in its own storage
+      return loading(() => getEngine().loadHubDataset(req, mapping), { kind: 'hub', req: kept, ...(mapping ? { mapping } : {}) }, true);
     },
     loadBuiltinDataset(name) {
-      return loading(() => getEngine().loadBuiltinDataset(name));
+      return loading(() => getEngine().loadBuiltinDataset(name), { kind: 'builtin', name });
     },
     setDataSettings(p) {
       set((s) => ({ dataSettings: { ...s.dataSettings, ...p } }));

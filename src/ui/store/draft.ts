@@ -2,7 +2,9 @@
 // the text in their inputs, so a half-typed "1e-" is kept), checked field by field against
 // the schema with the engine's own parser, and turned into a RunRequestData.
 
-import { parseConfig, type Field, type Schema } from '../../engine/methods/schema.ts';
+import { parseConfig, type Field, type Schema } from '../../engine/config/schema.ts';
+import { short } from '../../engine/methods/label-format.ts';
+import { methodLabel } from '../../engine/methods/labels.ts';
 import type { DataSettings, MethodInfo, RunRequestData } from '../../engine/runs.ts';
 
 export type Raw = string | boolean;
@@ -110,14 +112,7 @@ export function buildRequest(p: DraftParts, datasetId: string, data: DataSetting
   return { request, config, trainer, shape };
 }
 
-const short = (n: unknown) => (typeof n === 'number' ? (Math.abs(n) < 1e-2 && n !== 0 ? n.toExponential(0) : String(n)) : String(n));
-
 /** "lora r=8 lr=2e-3" and the like: what tells runs apart in a list. */
 export function autoLabel(method: string, config: Record<string, unknown>, trainer: Record<string, unknown>): string {
-  const bits = [method];
-  if (method === 'lora' || (method === 'mezo' && config.trainable === 'lora')) bits.push(`r=${short(config.rank)}`);
-  if (method === 'shira') bits.push(Number(config.rank) > 0 ? `r=${short(config.rank)}` : Number(config.count) > 0 ? `K=${short(config.count)}` : `${short(Number(config.fraction) * 100)} %`);
-  if ('eps' in config) bits.push(`ε=${short(config.eps)}`);
-  bits.push(`lr=${short(trainer.lr)}`);
-  return bits.join(' ');
+  return `${methodLabel(method, config)} lr=${short(trainer.lr)}`; // the method's own label (methods/<m>/label.ts)
 }

@@ -8,6 +8,7 @@ import { createMethodSlice, type MethodSlice } from './methodSlice.ts';
 import { createModelSlice, type ModelSlice } from './modelSlice.ts';
 import { createRunsSlice, type RunsSlice } from './runsSlice.ts';
 import { createPersistSlice, type PersistSlice } from './persistSlice.ts';
+import { keepSession } from './session.ts';
 
 export type Store = GpuSlice & ModelSlice & DataSlice & MethodSlice & RunsSlice & PersistSlice;
 
@@ -19,3 +20,6 @@ export const useStore = create<Store>()((...a) => ({
   ...createRunsSlice(...a),
   ...createPersistSlice(...a),
 }));
+
+/** The page as it was before a reload (forms, data choice, charts), restored now and kept. */
+export const restoredSession = keepSession(useStore);

@@ -5,7 +5,7 @@
 
 import type { StateCreator } from 'zustand';
 import { errorInfo, type ErrorInfo, type EstimateResult, type MethodInfo, type RunRequestData } from '../../engine/api.ts';
-import type { Schema } from '../../engine/methods/schema.ts';
+import type { Schema } from '../../engine/config/schema.ts';
 import { SHAPE_FIELDS, toRaw, type Raw, type RawValues, type Shape } from './draft.ts';
 import { getEngine } from '../engine.ts';
 import type { Store } from './index.ts';

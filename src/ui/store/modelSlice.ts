@@ -17,6 +17,9 @@ export interface DownloadState {
 
 export interface ModelSlice {
   modelStatus: 'none' | 'loading' | 'ready' | 'error';
+  /** The base precision picked in the model panel (the next load's). */
+  basePrecision: BasePrecision;
+  setBasePrecision(p: BasePrecision): void;
   model?: ModelSummary;
   loadProgress: number;
   modelError?: ErrorInfo;
@@ -53,6 +56,10 @@ export const createModelSlice: StateCreator<Store, [], [], ModelSlice> = (set, g
   };
   return {
     modelStatus: 'none',
+    basePrecision: 'f32',
+    setBasePrecision(p) {
+      set({ basePrecision: p });
+    },
     loadProgress: 0,
     generating: false,
     generated: '',

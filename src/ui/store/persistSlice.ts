@@ -9,6 +9,7 @@ import { proxy } from 'comlink';
 import type { StateCreator } from 'zustand';
 import { errorInfo, type EngineEvent, type ErrorInfo, type GenerateRequest } from '../../engine/api.ts';
 import type { ExportFile } from '../../engine/methods/types.ts';
+import type { BasePrecision } from '../../engine/model/decoder.ts';
 import { getEngine } from '../engine.ts';
 import {
   deleteStoredRun, loadFiles, loadStoredRuns, newSessionTag, recordBytes, saveRun, storageEstimate, storageKey,
@@ -67,10 +68,12 @@ export function runUsable(s: Store, id: string): boolean {
   const r = s.runs[id];
   if (!r || (r.phase !== 'done' && r.phase !== 'stopped')) return false;
   if (s.modelStatus !== 'ready' || s.model?.name !== r.model.name) return false;
+  if (r.model.precision && s.model.precision !== r.model.precision) return false; // the same model held otherwise: its outputs differ
   return !s.fromStorage[id] || !!s.restored[id];
 }
 
 const FINISHED = new Set(['done', 'stopped', 'failed']);
+const PRECISIONS: readonly BasePrecision[] = ['f32', 'q8', 'q4', 'nf4'];
 
 export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (set, get, api) => {
   const session = newSessionTag();
@@ -115,15 +118,17 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
     }
   }
 
-  async function restoreFor(modelName: string): Promise<void> {
+  async function restoreFor(modelName: string, precision: string): Promise<void> {
     const s = get();
     for (const id of Object.keys(s.fromStorage)) {
       const r = s.runs[id];
       if (!r || s.restored[id] || r.model.name !== modelName || (r.phase !== 'done' && r.phase !== 'stopped')) continue;
+      const basePrecision = PRECISIONS.find((p) => p === r.model.precision);
+      if (basePrecision && basePrecision !== precision) continue; // offered as "load it as …" instead
       try {
         const stored = await loadFiles(s.storedKeys[id] ?? id);
         if (!stored) throw new Error('its files are not in storage');
-        await getEngine().restoreRun(id, r.request, r.model.name, stored.files, r.exportFormats ?? [stored.format]);
+        await getEngine().restoreRun(id, r.request, r.model.name, stored.files, r.exportFormats ?? [stored.format], basePrecision);
         set((x) => ({ restored: { ...x.restored, [id]: true }, restoreErrors: omit(x.restoreErrors, id) }));
       } catch (e) {
         set((x) => ({ restoreErrors: { ...x.restoreErrors, [id]: errorInfo(e).message } }));
@@ -147,7 +152,7 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
           if (key && prev.runs[id] && prev.runs[id].label !== s.runs[id].label) void saveRun({ ...s.runs[id], id: key }).catch((e) => set({ persistError: errorInfo(e) }));
         }
       }
-      if (s.model !== prev.model && s.modelStatus === 'ready' && s.model) void restoreFor(s.model.name);
+      if (s.model !== prev.model && s.modelStatus === 'ready' && s.model) void restoreFor(s.model.name, s.model.precision);
     });
     void getEngine().subscribe(
       proxy((e: EngineEvent) => {
@@ -189,7 +194,7 @@ export const createPersistSlice: StateCreator<Store, [], [], PersistSlice> = (se
       }
       watch();
       const s = get();
-      if (s.modelStatus === 'ready' && s.model) void restoreFor(s.model.name);
+      if (s.modelStatus === 'ready' && s.model) void restoreFor(s.model.name, s.model.precision);
       saveFinished(s); // runs that finished before we were watching
       await get().refreshStorage();
     },

@@ -25,6 +25,9 @@ export interface EvalPoint {
   step: number;
   loss: number;
   metric?: number;
+  /** Wall time at the eval's end, and its duration (absent in runs stored before they existed). */
+  wallMs?: number;
+  ms?: number;
 }
 
 /** The trainer's summary of a finished run. */
@@ -35,6 +38,8 @@ export interface RunView {
   id: string;
   /** Editable name shown everywhere. */
   label: string;
+  /** What the comparison changed to fit the base it ran on (MeZO → ZO-LoRA on a quantized base). */
+  note?: string;
   request: RunRequestData;
   /** Base model name and precision it trained on; parameter count for "% of base". */
   model: { name: string; precision: string; parameters: number };

@@ -8,6 +8,8 @@ import type { StateCreator } from 'zustand';
 import { errorInfo, type ErrorInfo, type RunEvent, type RunRequestData } from '../../engine/api.ts';
 import type { EvalPoint, RunView, StepPoint } from './runTypes.ts';
 import { getEngine } from '../engine.ts';
+import { formWords, uniqueLabel } from '../run-stats.ts';
+import { autoLabel } from './draft.ts';
 import type { Store } from './index.ts';
 
 export interface RunsSlice {
@@ -19,9 +21,18 @@ export interface RunsSlice {
   /** Runs the charts overlay. */
   chartRuns: string[];
   runsError?: ErrorInfo;
+  /** Methods of the last comparison that could not start (the others queued), one line each. */
+  skipped: string[];
+  /** A Pause / Resume / Stop asked for and not yet acted on (the worker acts between batches). */
+  pendingControl: Record<string, 'pausing' | 'resuming' | 'stopping'>;
   starting: boolean;
-  /** Check every request with estimateRun, then queue them all in order (none if one cannot start). */
-  startRuns(reqs: RunRequestData[]): Promise<void>;
+  /**
+   * Check every request with estimateRun, then queue them in order under names that tell
+   * them apart. By default none queues if one cannot start; with `each` (a comparison), each
+   * request is first fitted to the loaded base (its method's fitToBase) and those that still
+   * cannot start are listed in `skipped` while the others queue.
+   */
+  startRuns(reqs: RunRequestData[], opts?: { each?: boolean }): Promise<void>;
   pauseRun(id: string): Promise<void>;
   resumeRun(id: string): Promise<void>;
   stopRun(id: string): Promise<void>;
@@ -72,7 +83,7 @@ function apply(v: RunView, events: RunEvent[], paused: Record<string, boolean>):
         steps.push({ step: t.step, loss: t.loss, lr: t.lr, tokensPerSec: t.tokensPerSec, wallMs: t.wallMs, tokens: t.step * perStep, gradNorm: t.gradNorm, memory: t.memory, stepPeak: t.stepPeak });
       } else if (t.type === 'eval') {
         evals ??= [...out.evals];
-        evals.push({ step: t.step, loss: t.loss, ...(t.metric === undefined ? {} : { metric: t.metric }) });
+        evals.push({ step: t.step, loss: t.loss, ...(t.metric === undefined ? {} : { metric: t.metric }), ...(t.wallMs === undefined ? {} : { wallMs: t.wallMs }), ...(t.ms === undefined ? {} : { ms: t.ms }) });
       } else if (t.type === 'paused') paused[v.id] = true;
       else delete paused[v.id];
     }
@@ -98,16 +109,27 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
     if (byRun.size === 0) return;
     const runs = { ...s.runs };
     const paused = { ...s.pausedRuns };
-    for (const [id, events] of byRun) runs[id] = apply(runs[id], events, paused);
-    set({ runs, pausedRuns: paused });
+    let pendingControl = s.pendingControl;
+    for (const [id, events] of byRun) {
+      runs[id] = apply(runs[id], events, paused);
+      const want = pendingControl[id];
+      // A pending Pause / Resume / Stop ends when the worker says it acted (or the run ended).
+      const acted = want && events.some((e) => (e.type === 'run' && e.phase !== 'running' && e.phase !== 'queued') || (e.type === 'train' && ((want === 'pausing' && e.event.type === 'paused') || (want === 'resuming' && e.event.type === 'resumed'))));
+      if (acted) {
+        pendingControl = { ...pendingControl };
+        delete pendingControl[id];
+      }
+    }
+    set({ runs, pausedRuns: paused, pendingControl });
   };
 
-  const add = (id: string, req: RunRequestData) => {
+  const add = (id: string, req: RunRequestData, label: string, note?: string) => {
     const s = get();
     const m = s.model;
     const view: RunView = {
       id,
-      label: req.label ?? id,
+      label,
+      ...(note ? { note } : {}),
       request: req,
       model: { name: m?.name ?? '', precision: m?.precision ?? '', parameters: m?.parameters ?? 0 },
       datasetName: s.dataset?.name ?? '',
@@ -134,26 +156,53 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
     runOrder: [],
     pausedRuns: {},
     chartRuns: [],
+    skipped: [],
+    pendingControl: {},
     starting: false,
 
-    async startRuns(reqs) {
-      set({ starting: true, runsError: undefined });
+    async startRuns(reqs, opts = {}) {
+      set({ starting: true, runsError: undefined, skipped: [] });
       const engine = getEngine();
+      const fields = (method: string) => [...Object.keys(get().methods.find((m) => m.name === method)?.schema ?? {}), ...Object.keys(get().trainerSchema ?? {})];
+      const say = (method: string, msg: string) => formWords(msg, fields(method)).text;
       try {
-        for (const r of reqs) {
+        const ready: { req: RunRequestData; note?: string }[] = [];
+        const skipped: string[] = [];
+        for (const r0 of reqs) {
+          let r = r0;
+          let note: string | undefined;
+          if (opts.each) {
+            const fit = await engine.fitRun(r0);
+            if (fit.note) {
+              note = fit.note;
+              r = { ...fit.request, label: autoLabel(fit.request.method, fit.request.methodConfig, fit.request.trainer) };
+            }
+          }
           const est = await engine.estimateRun(r);
-          if (!est.ok) throw Object.assign(new Error(`${r.label ?? r.method}: ${est.error?.message ?? 'cannot start'}`), { name: est.error?.name ?? 'Error' });
+          if (!est.ok) {
+            const line = `${r.label ?? r.method}: ${say(r.method, est.error?.message ?? 'cannot start')}`;
+            if (!opts.each) throw Object.assign(new Error(line), { name: est.error?.name ?? 'Error' });
+            skipped.push(line);
+            continue;
+          }
+          ready.push({ req: r, note });
         }
-        for (const r of reqs) add(await engine.startRun(r), r);
-        set({ starting: false });
+        for (const { req, note } of ready) {
+          const s = get();
+          const previous = s.runOrder.map((id) => s.runs[id]).filter((v): v is RunView => !!v);
+          const base = req.label ?? autoLabel(req.method, req.methodConfig, req.trainer);
+          const label = uniqueLabel(base, req, previous, previous.length + 1);
+          add(await engine.startRun({ ...req, label }), { ...req, label }, label, note);
+        }
+        set({ starting: false, skipped });
       } catch (e) {
         set({ starting: false, runsError: errorInfo(e) });
       }
     },
 
-    pauseRun: (id) => control(() => getEngine().pauseRun(id)),
-    resumeRun: (id) => control(() => getEngine().resumeRun(id)),
-    stopRun: (id) => control(() => getEngine().stopRun(id)),
+    pauseRun: (id) => (set((s) => ({ pendingControl: { ...s.pendingControl, [id]: 'pausing' } })), control(() => getEngine().pauseRun(id))),
+    resumeRun: (id) => (set((s) => ({ pendingControl: { ...s.pendingControl, [id]: 'resuming' } })), control(() => getEngine().resumeRun(id))),
+    stopRun: (id) => (set((s) => ({ pendingControl: { ...s.pendingControl, [id]: 'stopping' } })), control(() => getEngine().stopRun(id))),
 
     setChartRun(id, shown) {
       set((s) => ({ chartRuns: shown ? (s.chartRuns.includes(id) ? s.chartRuns : [...s.chartRuns, id]) : s.chartRuns.filter((x) => x !== id) }));

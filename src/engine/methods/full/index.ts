@@ -7,11 +7,13 @@ import { zeroByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { Optimizer, optimizerBytes, type TrainParam } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes, type TrainParam } from '../../optim/optimizer.ts';
 import { FirstOrderState } from '../state.ts';
-import { exportWeights, importWeights } from '../weights.ts';
+import { exportWeights, importWeights, weightHostEdits } from '../weights.ts';
+import { label } from './label.ts';
+import { scaleOut } from './recipe.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, type ConfigOf } from '../schema.ts';
+import { ConfigError, type ConfigOf } from '../../config/schema.ts';
 import type { AttachOptions, ExportFile, MethodDef, RunShape } from '../types.ts';
 
 export const FULL_SCHEMA = {
@@ -30,8 +32,14 @@ export function parameterNames(spec: ModelSpec, prefix = ''): { name: string; n:
     add('wpe.weight', spec.maxPositions * C);
     for (let l = 0; l < spec.layers; l++) {
       const p = `h.${l}`;
-      for (const n of ['ln_1', 'ln_2']) (add(`${p}.${n}.weight`, C), add(`${p}.${n}.bias`, C));
-      for (const [m, o, i] of [['attn.c_attn', 3 * C, C], ['attn.c_proj', C, C], ['mlp.c_fc', I, C], ['mlp.c_proj', C, I]] as const) (add(`${p}.${m}.weight`, o * i), add(`${p}.${m}.bias`, o));
+      for (const n of ['ln_1', 'ln_2']) {
+        add(`${p}.${n}.weight`, C);
+        add(`${p}.${n}.bias`, C);
+      }
+      for (const [m, o, i] of [['attn.c_attn', 3 * C, C], ['attn.c_proj', C, C], ['mlp.c_fc', I, C], ['mlp.c_proj', C, I]] as const) {
+        add(`${p}.${m}.weight`, o * i);
+        add(`${p}.${m}.bias`, o);
+      }
     }
     add('ln_f.weight', C);
     add('ln_f.bias', C);
@@ -101,6 +109,10 @@ async function attach(model: CausalLM, cfg: FullConfig, opts: AttachOptions): Pr
 
 export const full: MethodDef<typeof FULL_SCHEMA> = registerMethod({
   name: 'full',
+  format: { marker: 'model.safetensors', hostEdits: weightHostEdits },
+  offers: () => ['merged', 'lora', 'recipe'],
+  label,
+  scaleOut,
   family: 'first-order',
   title: 'Full fine-tune: every weight (or a chosen subset) with the trainer\'s optimizer',
   help: 'Trains the f32 weights directly: the baseline the parameter-efficient methods are measured against. Costs a gradient and (AdamW) two moments per trained weight.',

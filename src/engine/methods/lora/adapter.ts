@@ -10,7 +10,7 @@ import type { Grads, Linear, LinearAdapter, PassContext } from '../../model/deco
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import type { LinearShape } from '../../model/memory.ts';
-import { ConfigError } from '../schema.ts';
+import { ConfigError } from '../../config/schema.ts';
 import { selectLinears } from '../targets.ts';
 import { baseRowSumsq, DoraLinear, doraMergedWeight, initMagnitude } from './dora.ts';
 

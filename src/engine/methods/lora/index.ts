@@ -8,15 +8,18 @@ import { fillUniform } from '../../kernels/rng.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { Optimizer, optimizerBytes } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes } from '../../optim/optimizer.ts';
 import { FirstOrderState } from '../state.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, type ConfigOf } from '../schema.ts';
+import { ConfigError, type ConfigOf } from '../../config/schema.ts';
 import { selectLinears } from '../targets.ts';
 import type { AttachOptions, ExportFile, MethodDef } from '../types.ts';
 import { attachLora, checkLora, type LoraSet, type LoraShape } from './adapter.ts';
 import { DORA_ONEHOT_ROWS } from './dora.ts';
 import { readPeft, writePeft } from './peft.ts';
+import { label } from './label.ts';
+import { scaleOut } from './recipe.ts';
+import { loraHostEdits } from './merge-host.ts';
 
 export const LORA_SCHEMA = {
   rank: { kind: 'number', default: 8, min: 1, integer: true, help: 'Rank r of each adapter: A is (r, in), B is (out, r).' },
@@ -102,6 +105,11 @@ async function withOptimizer(model: CausalLM, set: LoraSet, opts: AttachOptions)
 
 export const lora: MethodDef<typeof LORA_SCHEMA> = registerMethod({
   name: 'lora',
+  format: { peftType: 'LORA', hostEdits: loraHostEdits },
+  // llama.cpp and LoRA-Squeeze read plain LoRA; DoRA's magnitudes have no place there.
+  offers: (cfg) => (cfg.dora ? ['merged', 'recipe'] : ['merged', 'gguf', 'squeeze', 'recipe']),
+  label,
+  scaleOut,
   family: 'first-order',
   title: 'LoRA / QLoRA: low-rank adapters on a frozen (optionally quantized) base',
   help: 'Trains rank-r matrices A and B beside chosen linear layers, W + (alpha/r)·B·A (Hu et al. 2021). On a q4 or nf4 base this is QLoRA (Dettmers et al. 2023): the base stays quantized and frozen, and only the adapters get gradients and AdamW state. Exports a Hugging Face PEFT adapter.',

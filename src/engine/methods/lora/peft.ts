@@ -12,8 +12,8 @@ import { bytesSource } from '../../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
-import { adapterConfig, exportFile } from '../peft-files.ts';
-import { ConfigError } from '../schema.ts';
+import { adapterConfig, exportFile, refuseUnsupportedPeftSettings, refuseUnusedTensors } from '../peft-files.ts';
+import { ConfigError } from '../../config/schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachLora, type LoraSet, type LoraShape } from './adapter.ts';
 import { DoraLinear } from './dora.ts';
@@ -52,13 +52,15 @@ export async function readPeft(model: CausalLM, files: readonly ExportFile[], op
   const c = adapterConfig(files);
   if (c.peft_type !== 'LORA') throw new ConfigError(`adapter_config.json: peft_type is ${JSON.stringify(c.peft_type)}, expected "LORA"`);
   if (c.use_dora === true && !opts.dora) throw new ConfigError('adapter_config.json: DoRA adapters (use_dora) are not supported here; import them with the lora method');
+  refuseUnsupportedPeftSettings(c);
   const targets = Array.isArray(c.target_modules) ? c.target_modules.filter((t): t is string => typeof t === 'string') : [];
   const cfg: LoraShape = { rank: Number(c.r), alpha: Number(c.lora_alpha), targets, rslora: c.use_rslora === true, dora: c.use_dora === true };
   if (!Number.isInteger(cfg.rank) || cfg.rank < 1 || !(cfg.alpha > 0)) {
     throw new ConfigError(`adapter_config.json: r = ${String(c.r)} and lora_alpha = ${String(c.lora_alpha)} must be a positive integer and a positive number`);
   }
   const st = await SafetensorsFile.open(bytesSource(find('adapter_model.safetensors'), 'adapter_model.safetensors'));
-  return attachLora(model, cfg, async (l, A, B, _i, m) => {
+  const used = new Set<string>();
+  const set = await attachLora(model, cfg, async (l, A, B, _i, m) => {
     const p = `base_model.model.${peftPath(model.spec, l.name)}`;
     const want: [string, typeof A, number[]][] = [[`${p}.lora_A.weight`, A, [cfg.rank, l.in]], [`${p}.lora_B.weight`, B, [l.out, cfg.rank]]];
     if (m) {
@@ -70,6 +72,14 @@ export async function readPeft(model: CausalLM, files: readonly ExportFile[], op
       const got = st.info(name).shape;
       if (got.join(',') !== shape.join(',')) throw new ConfigError(`adapter_model.safetensors: "${name}" has shape [${got}], expected [${shape}]`);
       model.gpu.write(buf, await st.readF32(name));
+      used.add(name);
     }
   });
+  try {
+    refuseUnusedTensors(st.tensors.keys(), used);
+  } catch (e) {
+    set.detach();
+    throw e;
+  }
+  return set;
 }

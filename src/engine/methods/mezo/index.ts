@@ -14,12 +14,14 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { registerMethod } from '../registry.ts';
 import { readTensors, writeTensors } from '../state.ts';
 import { spsaStep } from '../zeroth-order.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import type { TrainedTensor, AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 import { checkLora, type LoraSet, type LoraShape } from '../lora/adapter.ts';
 import { initLora, loraSize } from '../lora/index.ts';
 import { readPeft, writePeft } from '../lora/peft.ts';
+import { label } from './label.ts';
+import { scaleOut } from './recipe.ts';
 
 export const MEZO_SCHEMA = {
   eps: { kind: 'number', default: 1e-3, min: 0, minExclusive: true, log: true, help: 'Perturbation scale ε of the two-sided difference (L(θ+εz) − L(θ−εz)) / 2ε.' },
@@ -115,12 +117,20 @@ function state(model: CausalLM, cfg: MezoConfig, opts: AttachOptions, lora: Lora
 
 export const mezo: MethodDef<typeof MEZO_SCHEMA> = registerMethod({
   name: 'mezo',
+  // ZO-LoRA writes lora's PEFT LORA format, all weights full's model.safetensors.
+  offers: (cfg) => (cfg.trainable === 'lora' ? ['merged', 'gguf', 'squeeze', 'recipe'] : ['merged', 'lora', 'recipe']),
+  label,
+  scaleOut,
   family: 'zeroth-order',
   title: 'MeZO: zeroth-order SGD with inference-sized memory',
   help: 'Estimates the gradient from two forward passes at θ ± εz along a random direction z regenerated from a seed, and updates in place (Malladi et al. 2023). No gradients, no optimizer state, no saved activations: the peak memory is that of inference. Needs many more steps than first-order methods; use a small learning rate (1e-6 to 1e-4 for full weights).',
   schema: MEZO_SCHEMA,
   trainerDefaults: { lr: 1e-4, optimizer: 'sgd', maxGradNorm: 0 },
   check: (spec, cfg, shape) => check(cfg, shape.precision, spec),
+  fitToBase(_spec, cfg, shape) {
+    if (cfg.trainable !== 'all' || shape.precision === 'f32') return undefined;
+    return { config: { ...cfg, trainable: 'lora' }, note: `ZO-LoRA: a ${shape.precision} base has no f32 weights to perturb, so MeZO perturbs rank-${cfg.rank} LoRA adapters` };
+  },
   estimateMemory(spec, cfg, shape) {
     const m = zeroByCategory();
     m.weights = weightBytes(spec, shape.precision);

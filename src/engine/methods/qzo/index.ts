@@ -49,7 +49,9 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { blocksPerRow, f16ToF32, QBLOCK } from '../../quant/block.ts';
 import { meanLoss, sampleSeed } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { label } from './label.ts';
+import { scaleOut } from './recipe.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import { selectLinears } from '../targets.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, RunShape, StepContext, StepResult, TrainedTensor, Trainable } from '../types.ts';
 
@@ -210,7 +212,10 @@ class QzoState implements Trainable {
 
   /** Frees the masters; the trained scales stay in the model (as mezo leaves its weights). */
   dispose(): void {
-    for (const p of this.params) (p.buf.release(), p.signs.release());
+    for (const p of this.params) {
+      p.buf.release();
+      p.signs.release();
+    }
   }
 }
 
@@ -249,7 +254,10 @@ async function build(model: CausalLM, layers: readonly Linear[], cfg: QzoConfig,
       params.push({ name, layer, q, n, buf, signs, unit });
     }
   } catch (e) {
-    for (const p of params) (p.buf.release(), p.signs.release());
+    for (const p of params) {
+      p.buf.release();
+      p.signs.release();
+    }
     throw e;
   } finally {
     g.arena.trim(); // drop the readback buffers pooled above: the run's peak is that of inference
@@ -270,6 +278,13 @@ function layersOf(model: CausalLM, cfg: QzoConfig): Linear[] {
 
 export const qzo: MethodDef<typeof QZO_SCHEMA> = registerMethod({
   name: 'qzo',
+  format: {
+    marker: 'qzo_scales.safetensors',
+    noMerge: 'a qzo run trains the block scales of the quantized base and has no f32 ΔW to fold in; load the base with the same --quant and import the scales',
+  },
+  offers: () => ['recipe'],
+  label,
+  scaleOut,
   family: 'zeroth-order',
   title: 'QZO: zeroth-order training of a quantized base\'s scales',
   help: 'Trains only the per-block scales of a q8 / q4 / nf4 base with two forward passes per random direction and directional-derivative clipping (Shang et al. 2025); the quantized codes never change. Memory: the quantized model\'s inference plus an f32 copy of the scales (1 bit per weight). Exports the scales as safetensors, applied to a base loaded with the same --quant.',

@@ -9,7 +9,7 @@ import { sddmm } from '../../kernels/sddmm.ts';
 import { buildIndexList, sparseGather, sparseScatter, sparseScatterAdd } from '../../kernels/sparse.ts';
 import type { Grads, Linear, LinearAdapter, PassContext } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
-import { ConfigError } from '../schema.ts';
+import { ConfigError } from '../../config/schema.ts';
 import type { MaskType } from './mask.ts';
 
 export class ShiraLinear implements LinearAdapter {

@@ -11,10 +11,13 @@ import { zeroByCategory, type ByCategory } from '../../gpu/ledger.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { CausalLM } from '../../model/load.ts';
 import { activationBytes, frozenGradScratch, weightBytes } from '../../model/memory.ts';
-import { Optimizer, optimizerBytes } from '../../train/optimizer.ts';
+import { Optimizer, optimizerBytes } from '../../optim/optimizer.ts';
 import { FirstOrderState } from '../state.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, type ConfigOf } from '../schema.ts';
+import { label } from './label.ts';
+import { scaleOut } from './recipe.ts';
+import { shiraHostEdits } from './merge-host.ts';
+import { ConfigError, type ConfigOf } from '../../config/schema.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, RunShape, StepContext, StepResult } from '../types.ts';
 import { attachShira, type ShiraSet } from './adapter.ts';
 import { buildMasks, entriesOf, shiraLinears, type MaskType } from './mask.ts';
@@ -136,6 +139,10 @@ function estimate(spec: ModelSpec, cfg: ShiraConfig, shape: RunShape, trainer: A
 
 export const shira: MethodDef<typeof SHIRA_SCHEMA> = registerMethod({
   name: 'shira',
+  format: { peftType: 'SHIRA', hostEdits: shiraHostEdits },
+  offers: () => ['merged', 'lora', 'recipe'],
+  label,
+  scaleOut,
   family: 'first-order',
   title: 'SHiRA: train a sparse set of each weight\'s entries (high rank, exact merge)',
   help: 'Sparse High Rank Adapters (Bhardwaj et al. 2024): trains only K entries of each target weight (by default 1 %), chosen at random, by magnitude, or by the gradient at initialisation. Only those entries get gradients and AdamW state; everything else stays bit-identical, and merging is exact. Needs an f32 base. Exports a Hugging Face PEFT SHiRA adapter.',

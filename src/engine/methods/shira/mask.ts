@@ -5,12 +5,12 @@
 
 import type { GpuBuf } from '../../gpu/arena.ts';
 import { matmul } from '../../kernels/matmul.ts';
-import { uniformRef } from '../../kernels/rng.ref.ts';
+import { uniform } from '../../rng/philox.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { Grads, Linear, LinearAdapter, PassContext } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
 import type { LinearShape } from '../../model/memory.ts';
-import { ConfigError } from '../schema.ts';
+import { ConfigError } from '../../config/schema.ts';
 import { selectLinears } from '../targets.ts';
 import type { Batch } from '../types.ts';
 
@@ -53,7 +53,7 @@ export function randomMask(n: number, k: number, seed: number, stream: number): 
   const chosen = new Set<number>();
   let u = 0;
   for (let j = n - k; j < n; j++) {
-    const t = Math.min(j, Math.floor(uniformRef(seed >>> 0, u++, stream) * (j + 1)));
+    const t = Math.min(j, Math.floor(uniform(seed >>> 0, u++, stream) * (j + 1)));
     chosen.add(chosen.has(t) ? j : t);
   }
   return Uint32Array.from(chosen).sort();

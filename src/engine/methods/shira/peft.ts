@@ -9,12 +9,12 @@
 
 import { bytesSource } from '../../io/bytes.ts';
 import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
-import { entryOf } from '../../kernels/sddmm.ref.ts';
+import { entryOf } from '../../kernels/layout.ts';
 import type { ModelSpec } from '../../model/config.ts';
 import type { Linear } from '../../model/decoder.ts';
 import type { CausalLM } from '../../model/load.ts';
-import { adapterConfig, exportFile } from '../peft-files.ts';
-import { ConfigError } from '../schema.ts';
+import { adapterConfig, exportFile, refuseUnsupportedPeftSettings, refuseUnusedTensors } from '../peft-files.ts';
+import { ConfigError } from '../../config/schema.ts';
 import type { ExportFile } from '../types.ts';
 import { attachShira, type ShiraSet } from './adapter.ts';
 
@@ -68,7 +68,9 @@ export async function readShiraPeft(model: CausalLM, files: readonly ExportFile[
   const find = (n: string) => exportFile(files, n);
   const c = adapterConfig(files);
   if (c.peft_type !== 'SHIRA') throw new ConfigError(`adapter_config.json: peft_type is ${JSON.stringify(c.peft_type)}, expected "SHIRA"`);
+  refuseUnsupportedPeftSettings(c);
   const st = await SafetensorsFile.open(bytesSource(find('adapter_model.safetensors'), 'adapter_model.safetensors'));
+  const used = new Set<string>();
   const layers: Linear[] = [];
   const masks: Uint32Array[] = [];
   const deltas: Float32Array[] = [];
@@ -77,6 +79,7 @@ export async function readShiraPeft(model: CausalLM, files: readonly ExportFile[
     const [ni, nw] = [`${p}.shira_indices`, `${p}.shira_weight`];
     if (!st.tensors.has(ni) && !st.tensors.has(nw)) continue;
     for (const n of [ni, nw]) if (!st.tensors.has(n)) throw new ConfigError(`adapter_model.safetensors has no tensor "${n}"`);
+    used.add(ni).add(nw);
     const k = st.info(nw).shape.reduce((a, d) => a * d, 1);
     const si = st.info(ni).shape;
     if (st.info(nw).shape.length !== 1 || si.join(',') !== `2,${k}`) throw new ConfigError(`adapter_model.safetensors: "${ni}" has shape [${si}], expected [2, ${k}] for ${k} values`);
@@ -99,6 +102,9 @@ export async function readShiraPeft(model: CausalLM, files: readonly ExportFile[
   const have = new Set(layers.map((l) => kindOf(l.name)));
   const missing = want.filter((t) => !have.has(t));
   if (missing.length) throw new ConfigError(`adapter_config.json: target_modules ${missing.join(', ')} have no tensors in adapter_model.safetensors`);
+  refuseUnusedTensors(st.tensors.keys(), used);
+  const outside = [...have].filter((t) => want.length && !want.includes(t));
+  if (outside.length) throw new ConfigError(`adapter_model.safetensors has tensors for ${outside.join(', ')}, outside target_modules (${want.join(', ')}); the adapter is refused rather than partly applied`);
   const seed = typeof c.random_seed === 'number' ? c.random_seed : 0;
   return attachShira(model, layers, masks, typeof c.mask_type === 'string' ? c.mask_type : 'random', seed, deltas);
 }

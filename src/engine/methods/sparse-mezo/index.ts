@@ -31,7 +31,9 @@ import { activationBytes, weightBytes } from '../../model/memory.ts';
 import { parameterNames } from '../full/index.ts';
 import { spsaStep } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
-import { ConfigError, defaults, type ConfigOf } from '../schema.ts';
+import { label } from './label.ts';
+import { scaleOut } from './recipe.ts';
+import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, TrainedTensor, Trainable } from '../types.ts';
 import { exportWeights, importWeights } from '../weights.ts';
 
@@ -62,7 +64,10 @@ export function smallestMagnitude(w: ArrayLike<number>, k: number): Uint32Array 
   let j = 0;
   for (let i = 0; i < a.length && j < k; i++) {
     if (a[i] < t) out[j++] = i;
-    else if (a[i] === t && ties > 0) (out[j++] = i), ties--;
+    else if (a[i] === t && ties > 0) {
+      out[j++] = i;
+      ties--;
+    }
   }
   return out;
 }
@@ -204,6 +209,9 @@ async function attach(model: CausalLM, cfg: SparseMezoConfig, opts: AttachOption
 
 export const sparseMezo: MethodDef<typeof SPARSE_MEZO_SCHEMA> = registerMethod({
   name: 'sparse-mezo',
+  offers: () => ['merged', 'lora', 'recipe'],
+  label,
+  scaleOut,
   family: 'zeroth-order',
   title: 'Sparse MeZO: zeroth-order SGD on the small-magnitude weights only',
   help: 'MeZO restricted to a fixed subset of each weight tensor: its --fraction smallest-magnitude entries (Liu et al. 2024, "Sparse MeZO"), where zeroth-order noise hurts least. Same seed-regenerated noise and two forwards per direction as mezo; the mask is a u32 index list per tensor (4 bytes per trained entry), the rest of the weights stay bit-identical. Memory: inference plus the mask. f32 base only.',

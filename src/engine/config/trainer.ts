@@ -1,7 +1,7 @@
 // The trainer's own settings, as a schema like a method's (the form and the CLI flags come
 // from it). A method may suggest different defaults (MeZO: SGD at a small learning rate).
 
-import { parseConfig, type ConfigOf } from '../methods/schema.ts';
+import { parseConfig, type ConfigOf } from './schema.ts';
 
 export const TRAINER_SCHEMA = {
   steps: { kind: 'number', default: 100, min: 1, integer: true, help: 'Optimizer steps to run.' },

@@ -2,14 +2,14 @@
 // when momentum > 0), all under the ledger's 'optimizer' category, and the one step every
 // first-order method shares: forward + backward per micro-batch, accumulate, clip, update.
 
-import type { Arena, GpuBuf } from '../gpu/arena.ts';
+import { MemoryPlan, type Arena, type GpuBuf } from '../gpu/arena.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { axpby, scale } from '../kernels/elementwise.ts';
 import { gradNorm, gradNormPartials } from '../kernels/gradnorm.ts';
 import { adamwStep, sgdStep } from '../kernels/optim.ts';
 import type { CausalLM } from '../model/load.ts';
-import type { Batch, StepContext, StepResult, TrainedTensor } from '../methods/types.ts';
-import type { TrainerConfig } from './config.ts';
+import type { Batch, StepContext, StepResult, TrainedTensor } from './types.ts';
+import type { TrainerConfig } from '../config/trainer.ts';
 
 /** A trained tensor: its gradient arrives under `name` from the model's backward pass. */
 export type TrainParam = TrainedTensor;
@@ -28,6 +28,10 @@ export function optimizerBytes(values: number, c: Pick<TrainerConfig, 'optimizer
 export class Optimizer {
   private readonly state = new Map<string, GpuBuf[]>();
   private t = 0;
+  /** Gradients, loss rows and the clip factor of a step, planned once and reused. */
+  readonly plan: MemoryPlan;
+  /** The gradients of the second and later micro-batches, summed into the first's. */
+  readonly microPlan: MemoryPlan;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -35,7 +39,10 @@ export class Optimizer {
     private readonly cfg: TrainerConfig,
     /** SGD without momentum still binds a (never touched) buffer. */
     private readonly dummy: GpuBuf | undefined,
-  ) {}
+  ) {
+    this.plan = new MemoryPlan(gpu.arena);
+    this.microPlan = new MemoryPlan(gpu.arena);
+  }
 
   static async create(gpu: Gpu, arena: Arena, params: readonly TrainParam[], cfg: TrainerConfig): Promise<Optimizer> {
     const dummy = cfg.optimizer === 'sgd' && cfg.momentum === 0 ? await arena.alloc('optimizer', 4, 'sgd.no-momentum') : undefined;
@@ -96,52 +103,82 @@ export class Optimizer {
     for (const bufs of this.state.values()) for (const b of bufs) b.release();
     this.dummy?.release();
     this.state.clear();
+    this.plan.dispose();
+    this.microPlan.dispose();
   }
+}
+
+/** Trained (mask = 1) positions of a micro-batch. */
+export function maskedCount(b: Batch): number {
+  let n = 0;
+  for (let i = 0; i < b.mask.length; i++) if (b.mask[i]) n++;
+  return n;
 }
 
 /**
  * One first-order optimizer step: loss and gradients of each micro-batch (only the
- * gradients `wanted` names), summed into the first micro-batch's and averaged, the global
- * norm clipped to trainer.maxGradNorm, then the optimizer's update. Gradients live only
- * for the step.
+ * gradients `wanted` names), summed into the first micro-batch's weighted by each one's
+ * share of the step's trained tokens (so accumulating k micro-batches gives the gradient
+ * of one batch holding all of them, however the prompt mask splits them; the
+ * `num_items_in_batch` fix of transformers), the global norm clipped to
+ * trainer.maxGradNorm, then the optimizer's update. Gradients live only for the step.
  */
 export async function firstOrderStep(
   model: CausalLM, opt: Optimizer, batches: readonly Batch[], ctx: StepContext, wanted: (name: string) => boolean,
 ): Promise<StepResult> {
   const gpu = model.gpu;
-  const arenas: Arena[] = [];
+  const counts = batches.map(maskedCount);
+  const total = counts.reduce((a, c) => a + c, 0);
+  // Each micro-batch's mean loss and gradient weighted by its share of the trained tokens;
+  // with none trained at all (nothing to weight by) equally.
+  const weights = counts.map((c) => (total > 0 ? c / total : 1 / batches.length));
+  // Everything the step allocates comes from the optimizer's plan: after the first step of a
+  // shape, a step creates no buffer, awaits no error scope, submits once and maps one small
+  // staging buffer (the loss rows of each micro-batch and the gradient norm).
+  const run: Arena = opt.plan.begin();
   try {
     let acc: Map<string, GpuBuf> | undefined;
-    let loss = 0;
-    for (const b of batches) {
-      const ga = gpu.arena.child();
-      arenas.push(ga);
-      const r = await model.lossAndGrads(b.ids, b.targets, b.mask, b.B, b.T, ga, wanted);
-      loss += r.loss / batches.length;
-      if (!acc) acc = r.grads;
-      else {
-        for (const [name, g] of r.grads) {
-          const into = acc.get(name);
-          if (into) axpby(gpu, g, into, g.size / 4, 1, 1);
+    const lossParts: { rows: GpuBuf; n: number; count: number; weight: number }[] = [];
+    for (const [i, b] of batches.entries()) {
+      const rows = await run.alloc('scratch', b.B * b.T * 4, 'loss rows');
+      const micro = acc ? opt.microPlan.begin() : run;
+      try {
+        const r = await model.lossAndGradsOnGpu(b.ids, b.targets, b.mask, b.B, b.T, micro, rows, wanted);
+        lossParts.push({ rows, n: b.B * b.T, count: r.count, weight: weights[i] });
+        if (!acc) {
+          acc = r.grads;
+          if (batches.length > 1) for (const g of acc.values()) scale(gpu, g, g.size / 4, weights[i]);
+        } else if (weights[i] > 0) {
+          for (const [name, g] of r.grads) {
+            const into = acc.get(name);
+            if (into) axpby(gpu, g, into, g.size / 4, weights[i], 1);
+          }
         }
-        ga.dispose();
-        arenas.pop();
+      } finally {
+        if (micro !== run) opt.microPlan.end(micro);
       }
     }
     if (!acc) throw new RangeError('a training step needs at least one micro-batch');
-    if (batches.length > 1) for (const g of acc.values()) scale(gpu, g, g.size / 4, 1 / batches.length);
     const refs = opt.params.flatMap((p) => {
       const buf = acc?.get(p.name);
       return buf ? [{ buf, n: p.n }] : [];
     });
-    const run = arenas[0];
     const partials = await run.alloc('scratch', 4 * Math.max(1, gradNormPartials(refs.map((r) => r.n))), 'gradnorm.partials');
     const clip = await run.alloc('scratch', 8, 'gradnorm.clip');
     gradNorm(gpu, refs, partials, clip, ctx.trainer.maxGradNorm);
     opt.update(acc, ctx.lr, clip);
-    const [norm] = await gpu.readF32(clip, 1);
+    const { done } = await gpu.readLater([...lossParts.map((p) => ({ src: p.rows, bytes: p.n * 4 })), { src: clip, bytes: 4 }]);
+    const parts = await done;
+    let loss = 0;
+    lossParts.forEach((p, i) => {
+      if (p.weight <= 0) return;
+      let sum = 0;
+      for (const x of new Float32Array(parts[i])) sum += x;
+      loss += (sum / Math.max(1, p.count)) * p.weight;
+    });
+    const [norm] = new Float32Array(parts[parts.length - 1]);
     return { loss, gradNorm: norm };
   } finally {
-    for (const a of arenas) a.dispose();
+    opt.plan.end(run);
   }
 }
