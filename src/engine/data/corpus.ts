@@ -2,7 +2,7 @@
 // .jsonl file has one JSON object per line with a "text" field. Lines that cannot be read
 // are reported with their line numbers and the rest still load.
 
-import { jsonErrorText, jsonNesting, MAX_JSON_DEPTH } from '../io/limits.ts';
+import { jsonErrorText, jsonLineProblem } from '../io/limits.ts';
 
 export interface RowError {
   line: number;
@@ -18,8 +18,9 @@ export function readTexts(fileName: string, text: string): { texts: string[]; er
     const line = raw.trim();
     if (!line) return;
     let row: unknown;
-    if (jsonNesting(line).line !== undefined) {
-      errors.push({ line: i + 1, message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)` });
+    const problem = jsonLineProblem(line);
+    if (problem) {
+      errors.push({ line: i + 1, message: problem });
       return;
     }
     try {

@@ -7,7 +7,7 @@
 // unreadable as a whole (JSON that does not parse, a CSV without a header) throws.
 
 import { uniform } from '../rng/philox.ts';
-import { formatBytes, jsonErrorText, jsonNesting, MAX_JSON_DEPTH, MAX_ROW_CHARS } from '../io/limits.ts';
+import { formatBytes, jsonErrorText, jsonLineProblem, jsonNesting, MAX_JSON_DEPTH, MAX_ROW_CHARS, templateBudget } from '../io/limits.ts';
 import type { RowError } from './corpus.ts';
 import type { ChatMessage, TextTokenizer } from './tokenizer.ts';
 
@@ -75,7 +75,11 @@ export const PROMPT_PAIRS: readonly (readonly [string, string])[] = [
 
 type Rec = Record<string, unknown>;
 
-class RowProblem extends Error {}
+/** Why one record cannot be a row; thrown and caught inside this module only (not an Error: a
+ *  stack trace per bad row made a file of 100,000 bad rows take seconds). */
+class RowProblem {
+  constructor(readonly message: string) {}
+}
 
 function isRecord(v: unknown): v is Rec {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -112,6 +116,7 @@ function messagesField(r: Rec, field: string): ChatMessage[] {
     // CSV cells (and some exports) hold the conversation as a JSON string
     if (v.length > MAX_ROW_CHARS) throw new RowProblem(tooLong(field, v.length));
     if (jsonNesting(v).line !== undefined) throw new RowProblem(`"${field}" nests deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH); a conversation is an array of {role, content}`);
+    if (!/^\s*\[/.test(v)) throw new RowProblem(`"${field}" must be an array of {role, content} (got a string that is not a JSON array)`);
     try {
       v = JSON.parse(v);
     } catch {
@@ -228,9 +233,9 @@ function parseJsonl(fileName: string, content: string, mapping: FieldMapping | u
   content.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (!line) return;
-    const nest = jsonNesting(line);
-    if (nest.line !== undefined) {
-      bad.push({ line: i + 1, message: `JSON nested ${nest.depth} levels deep; webtune reads at most ${MAX_JSON_DEPTH} (MAX_JSON_DEPTH)` });
+    const problem = jsonLineProblem(line);
+    if (problem) {
+      bad.push({ line: i + 1, message: problem });
       return;
     }
     try {
@@ -242,7 +247,7 @@ function parseJsonl(fileName: string, content: string, mapping: FieldMapping | u
   if (records.length === 0 && bad.length > 0) {
     throw new Error(`${fileName}: no line is JSON (line ${bad[0].line}: ${bad[0].message}); JSON Lines has one object per line`);
   }
-  out.errors.push(...bad);
+  for (const e of bad) out.errors.push(e); // not push(...bad): a million bad lines would overflow the stack
   readRecords(records, mapping, out);
   out.errors.sort((a, b) => a.line - b.line);
 }
@@ -330,7 +335,7 @@ function parseCsv(fileName: string, content: string, mapping: FieldMapping | und
   }
   const [header, ...body] = records;
   const names = header.fields.map((f) => f.trim());
-  out.errors.push(...problems);
+  for (const p of problems) out.errors.push(p);
   for (const { line, fields } of body) {
     if (fields.length !== names.length) {
       out.errors.push({ line, message: `${fields.length} fields where the header has ${names.length} (${names.map((x) => JSON.stringify(x)).join(', ')})` });
@@ -395,7 +400,8 @@ function encodeChat(messages: readonly ChatMessage[], tok: TextTokenizer, opts: 
   const max = opts.maxTokens;
   // A templated conversation carries its own specials (BOS, end-of-turn) in the text; the
   // plain one gets BOS from the tokenizer and EOS after the last message.
-  const render = (msgs: readonly ChatMessage[], genPrompt: boolean): string => (templated ? tok.applyChatTemplate(msgs, genPrompt) : renderPlainChat(msgs, genPrompt));
+  const budget = templateBudget(); // one step budget for every render of this row
+  const render = (msgs: readonly ChatMessage[], genPrompt: boolean): string => (templated ? tok.applyChatTemplate(msgs, genPrompt, budget) : renderPlainChat(msgs, genPrompt));
   // Only the first maxTokens tokens are kept, so only they are tokenized (plus a margin).
   const encode = (text: string) => tok.encodePrefix(text, !templated, max);
   const whole = render(messages, false);

@@ -53,8 +53,8 @@ export async function loadHubParquet(src: HubDatasetSource, opts: HubDatasetOpti
     const file = await hubFile(repo, f.path, { revision: listed.revision, repoType: 'dataset', token, endpoint, fetch, signal, cache: opts.cache, onProgress: opts.onProgress });
     const parsed = await parseParquet(f.path, await file.read(0, file.size), mapping, { maxRows: maxRows - read, rowOffset: read });
     const got = parsed.rows.length + parsed.errors.length;
-    out.rows.push(...parsed.rows);
-    out.errors.push(...parsed.errors.map((e) => (listed.files.length > 1 ? { ...e, message: `${f.path}: ${e.message}` } : e)));
+    for (const r of parsed.rows) out.rows.push(r);
+    for (const e of parsed.errors) out.errors.push(listed.files.length > 1 ? { ...e, message: `${f.path}: ${e.message}` } : e);
     read += got;
     total += parsed.capped?.total ?? got;
     if (parsed.capped) capped = true;

@@ -58,9 +58,9 @@ function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number
   const schema = metadata.schema;
   const stack: number[] = [];
   for (const [i, el] of schema.entries()) {
-    if (el.type_length !== undefined && !(el.type_length >= 0 && el.type_length <= 1 << 20)) throw new ParquetLimitError(`column "${el.name}" has a fixed length of ${el.type_length} bytes`);
+    if (el.type_length !== undefined && !(el.type_length >= 0 && el.type_length <= 1 << 20)) throw new ParquetLimitError(`column "${String(el.name)}" has a fixed length of ${String(el.type_length)} bytes`);
     const kids = el.num_children ?? 0;
-    if (!(Number.isInteger(kids) && kids >= 0 && kids < schema.length)) throw new ParquetLimitError(`schema element ${i} claims ${kids} children`);
+    if (!(Number.isInteger(kids) && kids >= 0 && kids < schema.length)) throw new ParquetLimitError(`schema element ${i} claims more children than the schema has`);
     while (stack.length && stack[stack.length - 1] === 0) stack.pop();
     if (stack.length) stack[stack.length - 1]--;
     if (kids > 0) stack.push(kids);
@@ -72,7 +72,7 @@ function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number
   let declared = 0;
   for (const [g, rg] of metadata.row_groups.entries()) {
     const rows = Number(rg.num_rows);
-    if (!(Number.isSafeInteger(rows) && rows >= 0)) throw new ParquetLimitError(`row group ${g} claims ${rg.num_rows} rows`);
+    if (!(Number.isSafeInteger(rows) && rows >= 0)) throw new ParquetLimitError(`row group ${g} gives no valid row count`);
     declared += rows;
     if (groupStart >= rowEnd || rows === 0) {
       groupStart += rows;
@@ -81,13 +81,13 @@ function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number
     for (const chunk of rg.columns) {
       const meta = chunk.meta_data;
       if (!meta) continue; // hyparquet refuses it with its own sentence
-      const col = `column "${meta.path_in_schema.join('.')}" in row group ${g}`;
+      const col = `column "${Array.isArray(meta.path_in_schema) ? meta.path_in_schema.join('.') : '?'}" in row group ${g}`;
       const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
       const end = start + Number(meta.total_compressed_size);
       if (!(Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(end) && end >= start && end <= size)) {
         throw new ParquetLimitError(`${col} lies at bytes ${start} to ${end}, outside the ${size}-byte file`);
       }
-      const flat = !meta.path_in_schema.some((p) => repeated.has(p));
+      const flat = Array.isArray(meta.path_in_schema) && !meta.path_in_schema.some((p) => repeated.has(p));
       const reader = { view: new DataView(file, start, end - start), offset: 0 };
       let values = 0;
       let page = 0;
@@ -100,12 +100,13 @@ function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number
           throw new ParquetLimitError(`${col}: page ${page}'s header cannot be read`);
         }
         const where = `${col}, page ${page}`;
-        const packed = h.compressed_page_size;
-        const unpacked = h.uncompressed_page_size;
+        if (h.type === undefined) throw new ParquetLimitError(`${where}: the header names no page type`);
+        const packed = h.compressed_page_size ?? -1;
+        const unpacked = h.uncompressed_page_size ?? -1;
         if (!(Number.isSafeInteger(packed) && packed >= 0 && reader.offset + packed <= reader.view.byteLength)) {
-          throw new ParquetLimitError(`${where}: its ${packed} bytes run past the column's ${end - start}`);
+          throw new ParquetLimitError(packed < 0 ? `${where}: the header gives no compressed size` : `${where}: its ${packed} bytes run past the column's ${end - start}`);
         }
-        if (!(Number.isSafeInteger(unpacked) && unpacked >= 0)) throw new ParquetLimitError(`${where}: uncompressed size ${unpacked}`);
+        if (!(Number.isSafeInteger(unpacked) && unpacked >= 0)) throw new ParquetLimitError(`${where}: the header gives no uncompressed size`);
         if (unpacked > PARQUET_MAX_PAGE_BYTES) throw new ParquetLimitError(`${where}: ${unpacked} bytes uncompressed; webtune reads pages up to ${PARQUET_MAX_PAGE_BYTES} bytes (PARQUET_MAX_PAGE_BYTES): write the file with smaller pages`);
         const compressed = h.data_page_header_v2 ? h.data_page_header_v2.is_compressed !== false : true;
         if (meta.codec === 'UNCOMPRESSED' || !compressed) {
@@ -114,13 +115,13 @@ function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number
           throw new ParquetLimitError(`${where}: ${packed} Snappy bytes cannot hold the ${unpacked} its header claims (at most ${PARQUET_MAX_EXPANSION}× expansion, PARQUET_MAX_EXPANSION)`);
         }
         const n = h.data_page_header?.num_values ?? h.data_page_header_v2?.num_values ?? h.dictionary_page_header?.num_values ?? 0;
-        if (!(Number.isSafeInteger(n) && n >= 0)) throw new ParquetLimitError(`${where} claims ${n} values`);
+        if (!(Number.isSafeInteger(n) && n >= 0)) throw new ParquetLimitError(`${where}: the header gives no value count`);
         if (n > PARQUET_MAX_PAGE_VALUES) throw new ParquetLimitError(`${where} claims ${n} values; webtune reads at most ${PARQUET_MAX_PAGE_VALUES} per page (PARQUET_MAX_PAGE_VALUES): write the file with smaller pages`);
         const v2 = h.data_page_header_v2;
         if (v2) {
-          if (!(v2.num_nulls >= 0 && v2.num_nulls <= n && v2.num_rows >= 0 && v2.num_rows <= n)) throw new ParquetLimitError(`${where}: ${v2.num_nulls} nulls and ${v2.num_rows} rows among ${n} values`);
+          if (!(v2.num_nulls >= 0 && v2.num_nulls <= n && v2.num_rows >= 0 && v2.num_rows <= n)) throw new ParquetLimitError(`${where}: its counts of nulls and rows do not fit its ${n} values`);
           const levels = v2.definition_levels_byte_length + v2.repetition_levels_byte_length;
-          if (!(v2.definition_levels_byte_length >= 0 && v2.repetition_levels_byte_length >= 0 && levels <= packed)) throw new ParquetLimitError(`${where}: ${levels} bytes of levels in a ${packed}-byte page`);
+          if (!(v2.definition_levels_byte_length >= 0 && v2.repetition_levels_byte_length >= 0 && levels <= packed)) throw new ParquetLimitError(`${where}: its level lengths do not fit its ${packed} bytes`);
         }
         if (h.dictionary_page_header) {
           if (n > unpacked * 8 + 8) throw new ParquetLimitError(`${where}: a dictionary of ${n} values in ${unpacked} bytes`);
@@ -135,7 +136,7 @@ function validatePages(file: ArrayBuffer, metadata: FileMetaData, rowEnd: number
     }
     groupStart += rows;
   }
-  if (declared !== Number(metadata.num_rows)) throw new ParquetLimitError(`the row groups hold ${declared} rows, the footer says ${metadata.num_rows}`);
+  if (declared !== Number(metadata.num_rows)) throw new ParquetLimitError(`the row groups hold ${declared} rows, the footer says ${String(metadata.num_rows)}`);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import {
-  describeValue, formatBytes, isRawJsError, MAX_NORMALIZER_GROWTH, MAX_TEMPLATE_CHARS, MAX_TEMPLATE_OUTPUT, MAX_TEMPLATE_STEPS, MAX_VOCAB, parseJsonLimited, TOKENIZE_MARGIN,
+  describeValue, formatBytes, isRawJsError, templateBudget, type TemplateBudget, MAX_NORMALIZER_GROWTH, MAX_TEMPLATE_CHARS, MAX_TEMPLATE_OUTPUT, MAX_TEMPLATE_STEPS, MAX_VOCAB, parseJsonLimited, TOKENIZE_MARGIN,
 } from '../io/limits.ts';
 import { readText, type ModelFiles } from '../io/model-files.ts';
 
@@ -63,13 +63,12 @@ function normalizerGrowth(n: unknown): number {
 
 /** A render of a chat template that stops after MAX_TEMPLATE_STEPS interpreter steps or MAX_TEMPLATE_OUTPUT characters. */
 class BudgetInterpreter extends Interpreter {
-  private steps = 0;
-  constructor(env: Environment, private readonly maxChars: number) {
+  constructor(env: Environment, private readonly maxChars: number, private readonly budget: TemplateBudget) {
     super(env);
   }
   override evaluate(...args: Parameters<Interpreter['evaluate']>): ReturnType<Interpreter['evaluate']> {
-    if (++this.steps > MAX_TEMPLATE_STEPS) {
-      throw new TokenizerError(`the chat template took more than ${MAX_TEMPLATE_STEPS.toLocaleString('en-US')} steps (MAX_TEMPLATE_STEPS) for ${'this conversation'}: it loops without end or far longer than a chat template should; fix chat_template in tokenizer_config.json`);
+    if (--this.budget.steps < 0) {
+      throw new TokenizerError(`the chat template took more than ${MAX_TEMPLATE_STEPS.toLocaleString('en-US')} steps (MAX_TEMPLATE_STEPS) for one conversation: it loops without end or far longer than a chat template should; fix chat_template in tokenizer_config.json`);
     }
     const v = super.evaluate(...args);
     if (typeof v.value === 'string' && v.value.length > this.maxChars) {
@@ -82,9 +81,9 @@ class BudgetInterpreter extends Interpreter {
 /** range() for templates: at most 100,000 items, as a template needs a few. */
 function boundedRange(start: number, stop?: number, step = 1): number[] {
   if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0) throw new TokenizerError('the chat template called range() with step 0');
+  if (step === 0) throw new TokenizerError('the chat template (tokenizer_config.json) called range() with step 0');
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  if (!(n <= 100_000)) throw new TokenizerError(`the chat template called range() for ${n} items; templates may ask for at most 100,000`);
+  if (!(n <= 100_000)) throw new TokenizerError(`the chat template (tokenizer_config.json) called range() for ${n} items; templates may ask for at most 100,000`);
   return Array.from({ length: n }, (_, i) => start + i * step);
 }
 
@@ -114,6 +113,7 @@ export class TextTokenizer {
     private readonly tok: Tokenizer,
     config: Json,
     extraEos: readonly number[],
+    private readonly source = 'tokenizer.json',
   ) {
     this.bosText = tokenText(config.bos_token);
     this.eosText = tokenText(config.eos_token);
@@ -162,7 +162,7 @@ export class TextTokenizer {
       throw new TokenizerError(`${where}tokenizer.json could not be loaded: ${isRawJsError(e) ? 'a required part is missing or has the wrong type (is it a Hugging Face tokenizers file?)' : (e as Error).message}`);
     }
     try {
-      return new TextTokenizer(tok, cfg, eosFromModel);
+      return new TextTokenizer(tok, cfg, eosFromModel, `${where}tokenizer.json`);
     } catch (e) {
       if (e instanceof TokenizerError) throw new TokenizerError(`${where}${e.message}`);
       throw e;
@@ -175,7 +175,7 @@ export class TextTokenizer {
       return this.tok.encode(text, { add_special_tokens: addSpecial }).ids;
     } catch (e) {
       if (!isRawJsError(e)) throw e;
-      throw new TokenizerError(`the tokenizer failed on a text of ${formatBytes(text.length)} characters (${e instanceof RangeError ? 'it ran out of room: its tokenizer.json grows texts without bound' : 'tokenizer.json is damaged'})`);
+      throw new TokenizerError(`${this.source}: the tokenizer failed on a text of ${formatBytes(text.length)} (${e instanceof RangeError ? 'it ran out of room: its tokenizer.json grows texts without bound' : 'tokenizer.json is damaged'})`);
     }
   }
 
@@ -205,17 +205,23 @@ export class TextTokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
-    return this.tok.decode([...ids], { skip_special_tokens: skipSpecial });
+    if (ids.length === 0) return ''; // the library refuses an empty list
+    try {
+      return this.tok.decode([...ids], { skip_special_tokens: skipSpecial });
+    } catch (e) {
+      if (e instanceof TokenizerError) throw e;
+      throw new TokenizerError(`${this.source}: cannot decode ${ids.length} token ids (${isRawJsError(e) ? 'tokenizer.json is damaged' : (e as Error).message})`);
+    }
   }
 
   /** The model's chat template applied to `messages`, as text (tokenize with addSpecial = false). */
-  applyChatTemplate(messages: readonly ChatMessage[], addGenerationPrompt = false): string {
+  applyChatTemplate(messages: readonly ChatMessage[], addGenerationPrompt = false, budget: TemplateBudget = templateBudget()): string {
     if (!this.template) throw new TokenizerError('this tokenizer has no chat_template in tokenizer_config.json: map the data to plain text or prompt/completion instead');
     const env = new Environment();
     const globals: Record<string, unknown> = {
       false: false, true: true, none: null, False: false, True: true, None: null,
       raise_exception: (m: unknown) => {
-        throw new TokenizerError(`the chat template refused the conversation: ${describeValue(m)}`);
+        throw new TokenizerError(`the chat template (tokenizer_config.json) refused the conversation: ${describeValue(m)}`);
       },
       range: boundedRange,
       strftime_now: strftimeNow,
@@ -227,12 +233,12 @@ export class TextTokenizer {
     for (const [k, v] of Object.entries(globals)) env.set(k, v);
     const own = messages.reduce((a, m) => a + m.content.length + m.role.length, 0);
     try {
-      const out = new BudgetInterpreter(env, own + MAX_TEMPLATE_OUTPUT).run(this.template.parsed).value;
-      if (typeof out !== 'string') throw new TokenizerError('the chat template did not produce text');
+      const out = new BudgetInterpreter(env, own + MAX_TEMPLATE_OUTPUT, budget).run(this.template.parsed).value;
+      if (typeof out !== 'string') throw new TokenizerError('the chat template (tokenizer_config.json) did not produce text');
       return out;
     } catch (e) {
       if (e instanceof TokenizerError) throw e;
-      throw new TokenizerError(`the chat template failed: ${isRawJsError(e) ? 'it nests or recurses too deeply, or uses a value the wrong way' : (e as Error).message}`);
+      throw new TokenizerError(`the chat template (tokenizer_config.json) failed: ${isRawJsError(e) ? 'it nests or recurses too deeply, or uses a value the wrong way' : (e as Error).message}`);
     }
   }
 }

@@ -113,6 +113,7 @@ function checkNumber(key: string, type: GgufScalarType, v: unknown): void {
 
 /** Whether a string is valid Unicode (no lone surrogates), so it round-trips through UTF-8. */
 function isWellFormed(s: string): boolean {
+  if (typeof s !== 'string') return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff) {
@@ -150,10 +151,10 @@ export function writeGguf(kv: readonly (readonly [string, GgufValue])[], tensors
   const keys = new Set<string>();
   let alignment = GGUF_DEFAULT_ALIGNMENT;
   for (const [key, v] of kv) {
-    if (!key || keys.has(key)) throw new GgufError(`metadata key "${key}" is empty or repeated`);
+    if (typeof key !== 'string' || !key || keys.has(key)) throw new GgufError(`metadata key ${JSON.stringify(String(key))} is not text, is empty or is repeated`);
     if (!isWellFormed(key)) throw new GgufError(`metadata key "${key}" holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
-    if (!Object.hasOwn(GGUF_VALUE_TYPE, v.type) || (v.type === 'array' && (!Object.hasOwn(GGUF_VALUE_TYPE, v.of) || (v.of as string) === 'array'))) {
-      throw new GgufError(`metadata "${key}": unknown value type ${String(v.type === 'array' ? v.of : v.type)}`);
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(GGUF_VALUE_TYPE, v.type) || (v.type === 'array' && (!Object.hasOwn(GGUF_VALUE_TYPE, v.of) || (v.of as string) === 'array' || !Array.isArray(v.value)))) {
+      throw new GgufError(`metadata "${key}": not a value of a GGUF type (${Object.keys(GGUF_VALUE_TYPE).join(', ')})`);
     }
     keys.add(key);
     if (v.type === 'array') {
@@ -167,15 +168,18 @@ export function writeGguf(kv: readonly (readonly [string, GgufValue])[], tensors
   }
   const names = new Set<string>();
   for (const t of tensors) {
+    if (typeof t.name !== 'string') throw new GgufError(`a tensor name is not text`);
     const bytes = new TextEncoder().encode(t.name).length;
     if (!t.name || bytes > GGUF_MAX_NAME || !isWellFormed(t.name)) throw new GgufError(`tensor name "${t.name}" must be 1 to ${GGUF_MAX_NAME} bytes of valid text`);
-    if (!Object.hasOwn(GGML_TYPE, t.type)) throw new GgufError(`tensor "${t.name}": type ${String(t.type)} is not one of ${Object.keys(GGML_TYPE).join(', ')}`);
+    if (typeof t.type !== 'string' || !Object.hasOwn(GGML_TYPE, t.type)) throw new GgufError(`tensor "${t.name}": its type is not one of ${Object.keys(GGML_TYPE).join(', ')}`);
     if (names.has(t.name)) throw new GgufError(`tensor "${t.name}" is given twice`);
     names.add(t.name);
-    if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
+    if (!Array.isArray(t.shape) || t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS || !t.shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new GgufError(`tensor "${t.name}": shape [${t.shape}] must have 1 to ${GGUF_MAX_DIMS} positive dims`);
     const n = t.shape.reduce((a, d) => a * d, 1);
     const okArray = t.type === 'F32' ? t.data instanceof Float32Array : t.data instanceof Uint16Array;
-    if (!okArray || t.data.length !== n) throw new GgufError(`tensor "${t.name}": ${t.type}[${t.shape}] needs ${n} values in a ${t.type === 'F32' ? 'Float32Array' : 'Uint16Array'}, got ${t.data.length} in a ${t.data.constructor.name}`);
+    const want = t.type === 'F32' ? 'Float32Array' : 'Uint16Array';
+    if (!okArray) throw new GgufError(`tensor "${t.name}": ${t.type} data must be a ${want}`);
+    if (t.data.length !== n) throw new GgufError(`tensor "${t.name}": ${t.type}[${t.shape}] needs ${n} values, got ${t.data.length}`);
   }
 
   const o = new Out();

@@ -13,8 +13,17 @@ export const MAX_VOCAB = 1 << 22;
 export const MAX_ROW_CHARS = 16 * 1024 * 1024;
 /** Extra tokens tokenized past the cut at T so that the first T equal those of the whole row. */
 export const TOKENIZE_MARGIN = 16;
-/** Interpreter steps one chat template render may take (a real template takes a few per message). */
-export const MAX_TEMPLATE_STEPS = 2_000_000;
+/** Interpreter steps the chat template may take for one row, over all its renders (a real template takes about ten per message; @huggingface/jinja runs some 50,000 a second). */
+export const MAX_TEMPLATE_STEPS = 200_000;
+/** Steps left to the chat template for one row (shared by the renders that mask it). */
+export interface TemplateBudget {
+  steps: number;
+}
+
+export function templateBudget(): TemplateBudget {
+  return { steps: MAX_TEMPLATE_STEPS };
+}
+
 /** Characters one chat template render may produce beyond its messages' own text. */
 export const MAX_TEMPLATE_OUTPUT = 4 * 1024 * 1024;
 /** Characters of a chat template. */
@@ -110,4 +119,20 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${n} bytes`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Why one line of JSON Lines cannot be a record, found without JSON.parse when the line does
+ * not even look like an object (a thrown SyntaxError per line made a file of 200,000 broken
+ * lines take seconds); undefined when it should be parsed.
+ */
+export function jsonLineProblem(line: string): string | undefined {
+  const first = line[0];
+  const last = line[line.length - 1];
+  // a JSON value starts with one of these; anything else cannot parse
+  if (!'{["-0123456789tfn'.includes(first)) return `not JSON (the line starts with ${JSON.stringify(line.slice(0, 12))}${line.length > 12 ? '…' : ''}; a line holds one object {…})`;
+  if ((first === '{' && last !== '}') || (first === '[' && last !== ']')) return `not JSON (the line does not end with "${first === '{' ? '}' : ']'}")`;
+  const nest = jsonNesting(line);
+  if (nest.line !== undefined) return `JSON nested ${nest.depth} levels deep; webtune reads at most ${MAX_JSON_DEPTH} (MAX_JSON_DEPTH)`;
+  return undefined;
 }
