@@ -423,6 +423,8 @@ export class RunManager {
     } finally {
       const inPlace = state?.modifiesBase ?? true;
       state?.dispose();
+      // The run's planned pass memory (activations, loss rows) goes with it.
+      this.host.base()?.model.releasePlans();
       if (changedBase && inPlace) await this.host.reloadBase();
     }
   }

@@ -50,7 +50,7 @@ export class MemoryPlan {
 
   constructor(parent: Arena, private readonly keepPasses = 4) {
     this.arena = parent.child();
-    this.arena.planned = { free: new Map(), used: [], lastUse: new Map() };
+    this.arena.planned = { free: new Map(), used: [], lastUse: new Map(), released: new Set() };
   }
 
   /** The arena of one pass; give it back with `end(arena)`. */
@@ -66,6 +66,8 @@ export class MemoryPlan {
     this.open = false;
     const p = this.arena.planned;
     if (!p) return;
+    for (const o of p.released) p.lastUse.set(o, this.pass);
+    p.released.clear();
     for (const o of p.used.splice(0)) {
       p.lastUse.set(o, this.pass);
       const key = planKey(o);
@@ -108,7 +110,7 @@ function planKey(o: Owned): string {
 
 export class Arena {
   /** Set on a MemoryPlan's arena: allocations come from, and go back to, the plan. */
-  planned: { free: Map<string, Owned[]>; used: Owned[]; lastUse: Map<Owned, number> } | undefined;
+  planned: { free: Map<string, Owned[]>; used: Owned[]; lastUse: Map<Owned, number>; released: Set<Owned> } | undefined;
   private readonly owned = new Set<Owned>();
   /** Free pooled buffers by `${usage}:${sizeClass}`. Pooled buffers stay on the ledger. */
   private readonly pool = new Map<string, Owned[]>();
@@ -197,8 +199,19 @@ export class Arena {
   private async fromPlan(p: NonNullable<Arena['planned']>, category: LedgerCategory, bytes: number, size: number, label: string, usage: number): Promise<GpuBuf> {
     const key = `${category}:${usage}:${bytes}`;
     const owned = p.free.get(key)?.pop() ?? (await this.create(category, bytes, label, usage));
+    p.released.delete(owned);
     p.used.push(owned);
-    return this.handle(owned, size, label, () => {});
+    // Released inside the pass (a scratch buffer done with, as a layer's probe or a chunk):
+    // back to the plan at once, so the rest of the pass reuses it, as the scratch pool does.
+    return this.handle(owned, size, label, () => {
+      const i = p.used.indexOf(owned);
+      if (i < 0) return;
+      p.used.splice(i, 1);
+      p.released.add(owned);
+      let list = p.free.get(key);
+      if (!list) p.free.set(key, (list = []));
+      list.push(owned);
+    });
   }
 
   /** Destroy one owned buffer (MemoryPlan's trimming). */

@@ -191,6 +191,9 @@ async function attach(model: CausalLM, cfg: SparseMezoConfig, opts: AttachOption
   check(cfg, opts.shape.precision);
   const g = model.gpu;
   const params: MaskedParam[] = [];
+  // Reading every weight back is transient memory: free the passes planned so far first, so
+  // attach never stacks its readback windows on an earlier pass's planned activations.
+  model.releasePlans();
   try {
     for (const [name, buf] of model.params) {
       const n = buf.size / 4;
