@@ -114,9 +114,12 @@ describe('DoRA (lora --dora)', () => {
         for (let t = 1; t <= 2; t++) await state.step([b], { step: t, lr: 1e-3, trainer });
         const snap = gpu.ledger.snapshot();
         const total = Object.values(est).reduce((a, x) => a + x, 0);
+        // The device's uniform rings (grown by earlier tests on this shared device) are not a
+        // method's: planRun adds them to every estimate, and tests/methods/memory.test.ts checks that.
+        const peak = snap.totalPeak - gpu.ringBytes;
         const rows = Object.keys(est).map((k) => `${k}: est ${est[k as keyof typeof est]} peak ${snap.peak[k as keyof typeof est]}`);
-        console.log(`${label}: total est ${total} peak ${snap.totalPeak} (${((100 * (total - snap.totalPeak)) / snap.totalPeak).toFixed(2)} %); ${rows.join('; ')}`);
-        expect(Math.abs(total - snap.totalPeak)).toBeLessThanOrEqual(0.05 * snap.totalPeak);
+        console.log(`${label}: total est ${total} peak ${peak} without ${gpu.ringBytes} B of rings (${((100 * (total - peak)) / peak).toFixed(2)} %); ${rows.join('; ')}`);
+        expect(Math.abs(total - peak)).toBeLessThanOrEqual(0.05 * peak);
         for (const k of ['adapter', 'gradients', 'optimizer', 'activations'] as const) expect(snap.peak[k], k).toBe(est[k]);
       } finally {
         state.dispose();
