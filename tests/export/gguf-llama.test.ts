@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import '../../src/engine/methods/all.ts';
 import { peftLoraToGguf } from '../../src/engine/export/lora-gguf.ts';
 import { writeMergedGguf, type MergedGgufType } from '../../src/engine/export/merged-gguf.ts';
 import { memoryFolder, writeMergedModel } from '../../src/engine/export/merged.ts';
