@@ -50,7 +50,10 @@ async function parseFile(page: Page, name: string, bytes: Uint8Array, dir: strin
     const p = join(dir, `${Math.random().toString(36).slice(2)}.gguf`);
     await writeFile(p, bytes);
     const g = await gguf(p, { allowLocalFile: true });
-    expect(Object.entries(g.metadata).find(([k]) => k === 'general.type')?.[1]).toBe('adapter');
+    const type = Object.entries(g.metadata).find(([k]) => k === 'general.type')?.[1];
+    expect(['adapter', 'model']).toContain(type);
+    // A merged model carries its tokenizer in its metadata (llama.cpp and Ollama need it).
+    if (type === 'model') expect(Object.keys(g.metadata)).toContain('tokenizer.ggml.tokens');
     expect(g.tensorInfos.length).toBeGreaterThan(0);
     return `${name} ${g.tensorInfos.length} tensors`;
   }
@@ -74,6 +77,13 @@ async function parseFile(page: Page, name: string, bytes: Uint8Array, dir: strin
   if (name.endsWith('.png')) {
     expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     return `${name} png`;
+  }
+  if (name === 'Modelfile') {
+    // Ollama's Modelfile: a FROM line, and only instructions Ollama knows.
+    const lines = text().split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    expect(lines.some((l) => /^FROM \S/.test(l)), `${name} has a FROM line`).toBe(true);
+    for (const l of lines) expect(l, `${name}: ${l}`).toMatch(/^(FROM|ADAPTER|PARAMETER|TEMPLATE|SYSTEM|LICENSE|MESSAGE)\b/);
+    return `${name} ${lines.length} lines`;
   }
   throw new Error(`an export holds ${name}, which this walk does not know how to check`);
 }
@@ -198,7 +208,10 @@ for (const width of [390, 800, 1280]) {
         expect(names.has(f.name), `${f.name} downloaded twice`).toBe(false);
         names.add(f.name);
         const note = await parseFile(page, f.name, f.bytes, dir);
-        if (/merged/.test(f.name)) expect(unzipStore(f.bytes).map((x) => x.name).sort()).toEqual(BASE_FILES);
+        // The merged folder holds exactly the base's own files; the merged GGUF, one model.gguf
+        // and Ollama's Modelfile.
+        if (/gguf-merged/.test(f.name)) expect(unzipStore(f.bytes).map((x) => x.name).sort()).toEqual(['Modelfile', 'model.gguf']);
+        else if (/merged/.test(f.name)) expect(unzipStore(f.bytes).map((x) => x.name).sort()).toEqual(BASE_FILES);
         console.log(width, id, note);
       }
     }
