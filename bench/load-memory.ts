@@ -10,6 +10,7 @@
 
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { llamaTensorShapes } from '../src/engine/bench/synthetic.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,17 +30,7 @@ const config = {
   num_key_value_heads: 3, vocab_size: 49152, max_position_embeddings: 8192, rms_norm_eps: 1e-5, rope_theta: 100000, tie_word_embeddings: true,
 };
 const spec = parseModelConfig(config);
-const { hidden: C, intermediate: I, vocab: V, heads, kvHeads, headDim: D } = spec;
-const shapes: [string, number[]][] = [['model.embed_tokens.weight', [V, C]], ['model.norm.weight', [C]]];
-for (let l = 0; l < spec.layers; l++) {
-  const p = `model.layers.${l}`;
-  shapes.push(
-    [`${p}.input_layernorm.weight`, [C]], [`${p}.post_attention_layernorm.weight`, [C]],
-    [`${p}.self_attn.q_proj.weight`, [heads * D, C]], [`${p}.self_attn.k_proj.weight`, [kvHeads * D, C]],
-    [`${p}.self_attn.v_proj.weight`, [kvHeads * D, C]], [`${p}.self_attn.o_proj.weight`, [C, heads * D]],
-    [`${p}.mlp.gate_proj.weight`, [I, C]], [`${p}.mlp.up_proj.weight`, [I, C]], [`${p}.mlp.down_proj.weight`, [C, I]],
-  );
-}
+const shapes = llamaTensorShapes(config);
 
 // Write the checkpoint one tensor at a time (the header first, then each tensor's bytes).
 const dir = mkdtempSync(join(tmpdir(), 'webtune-load-'));
