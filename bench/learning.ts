@@ -1,9 +1,9 @@
-// npm run bench:learning [-- --steps 40] [-- --only lora,mezo]
+// npm run bench:learning [-- --steps 40] [-- --only lora,mezo,qlora-8]
 // Each method fine-tunes the built-in model (tiny-kjv) on the kjv-verse-ref sample dataset
 // with the same data, shape and seed: held-out loss before and after, the exact-match metric
 // after, trainable values, peak memory from the ledger and wall time. Prints a table and
 // writes bench/results/learning.json. Settings per method are the ones a user would start
-// from (the presets); learning rates for zeroth-order methods are theirs, not tuned here.
+// from: the presets each method's folder marks for the comparison (MethodPreset.compare).
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { nodeModelDir } from '../src/engine/io/node-dir.ts';
 import type { BasePrecision } from '../src/engine/model/decoder.ts';
 import { loadModel } from '../src/engine/model/load.ts';
 import { loadMethods } from '../src/cli/methods.ts';
+import { listPresets } from '../src/engine/methods/registry.ts';
 import { planRun, prepareData } from '../src/engine/train/plan.ts';
 import { evalLoss, train } from '../src/engine/train/trainer.ts';
 
@@ -29,17 +30,15 @@ const flag = (name: string) => {
 const STEPS = Number(flag('steps') ?? 40);
 const only = flag('only')?.split(',');
 
-export const LEARNING_RUNS: { label: string; method: string; precision: BasePrecision; cfg: Record<string, unknown>; trainer: Record<string, unknown> }[] = [
-  { label: 'full', method: 'full', precision: 'f32', cfg: {}, trainer: { lr: 3e-3 } },
-  { label: 'lora r=8 all-linear', method: 'lora', precision: 'f32', cfg: { rank: 8, targets: 'all-linear' }, trainer: { lr: 1e-2 } },
-  { label: 'qlora r=8 all-linear (q4)', method: 'lora', precision: 'q4', cfg: { rank: 8, targets: 'all-linear' }, trainer: { lr: 1e-2 } },
-  { label: 'dora r=8 all-linear', method: 'lora', precision: 'f32', cfg: { rank: 8, targets: 'all-linear', dora: true }, trainer: { lr: 1e-2 } },
-  { label: 'shira 5 %', method: 'shira', precision: 'f32', cfg: { fraction: 0.05 }, trainer: { lr: 1e-2 } },
-  { label: 'mezo all weights', method: 'mezo', precision: 'f32', cfg: { eps: 1e-3, samples: 4 }, trainer: { lr: 3e-4 } },
-  { label: 'mezo ZO-LoRA (q8)', method: 'mezo', precision: 'q8', cfg: { trainable: 'lora', rank: 8, targets: 'all-linear', samples: 4 }, trainer: { lr: 3e-3 } },
-  { label: 'sparse-mezo 25 %', method: 'sparse-mezo', precision: 'f32', cfg: { samples: 4 }, trainer: { lr: 1e-3 } },
-  { label: 'qzo (q4 scales)', method: 'qzo', precision: 'q4', cfg: { samples: 4 }, trainer: {} },
-];
+/** The comparison's rows: every registered method's presets that say they belong in it
+ *  (MethodPreset.compare), with the base precision and trainer settings they run with. */
+export function learningRuns(): { label: string; id: string; method: string; precision: BasePrecision; cfg: Record<string, unknown>; trainer: Record<string, unknown> }[] {
+  return listPresets().flatMap(({ method, preset }) =>
+    preset.compare
+      ? [{ label: preset.title, id: preset.id, method: method.name, precision: preset.compare.precision ?? preset.precisions?.[0] ?? 'f32', cfg: preset.config, trainer: { ...preset.compare.trainer } }]
+      : [],
+  );
+}
 
 async function main(): Promise<void> {
   await loadMethods();
@@ -47,7 +46,7 @@ async function main(): Promise<void> {
   const files = nodeModelDir(join(ROOT, 'public/models/tiny-kjv'));
   const rows = parseDataset('kjv-verse-ref.jsonl', readFileSync(join(ROOT, 'public/datasets/kjv-verse-ref.jsonl'), 'utf8')).rows;
   const results = [];
-  for (const r of LEARNING_RUNS.filter((x) => !only || only.includes(x.method) || only.includes(x.label))) {
+  for (const r of learningRuns().filter((x) => !only || only.includes(x.method) || only.includes(x.id) || only.includes(x.label))) {
     const model = await loadModel(gpu, files, { precision: r.precision });
     const tok = await loadTokenizer(files, model.spec.eosTokenIds);
     const [B, T] = [8, 24];

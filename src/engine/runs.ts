@@ -13,7 +13,7 @@ import type { BasePrecision } from './model/decoder.ts';
 import type { CausalLM } from './model/load.ts';
 import { getMethod, listMethods } from './methods/registry.ts';
 import { parseConfig, type Schema } from './config/schema.ts';
-import type { ExportFile, ExtraExport, MethodDef, Trainable } from './methods/types.ts';
+import type { ExportFile, ExtraExport, MethodDef, MethodPreset, Trainable } from './methods/types.ts';
 import type { ModelFiles } from './io/model-files.ts';
 import { peftLoraToGguf } from './export/lora-gguf.ts';
 import { memoryFolder, writeMergedModel } from './export/merged.ts';
@@ -29,6 +29,7 @@ export interface MethodInfo {
   help: string;
   schema: Schema;
   trainerDefaults: Record<string, unknown>;
+  presets: MethodPreset[];
 }
 
 export interface DatasetSummary {
@@ -217,7 +218,7 @@ export class RunManager {
 
   methods(): { methods: MethodInfo[]; trainer: Schema } {
     return {
-      methods: listMethods().map((m) => ({ name: m.name, family: m.family, title: m.title, help: m.help, schema: m.schema, trainerDefaults: { ...m.trainerDefaults } })),
+      methods: listMethods().map((m) => ({ name: m.name, family: m.family, title: m.title, help: m.help, schema: m.schema, trainerDefaults: { ...m.trainerDefaults }, presets: [...(m.presets ?? [])] })),
       trainer: TRAINER_SCHEMA,
     };
   }

@@ -9,7 +9,6 @@ import { LEDGER_CATEGORIES } from '../engine/gpu/ledger.ts';
 import { SchemaForm } from './SchemaForm.tsx';
 import { SHAPE_FIELDS, trainerRaw, effective, type Raw } from './store/draft.ts';
 import { useStore } from './store/index.ts';
-import { PRESETS } from './store/methodSlice.ts';
 import { useDraft } from './useDraft.ts';
 import { formWords } from './run-stats.ts';
 
@@ -51,19 +50,29 @@ export function MethodPanel() {
 
   const info = methods.find((m) => m.name === method);
   const configValues = useMemo(() => (info ? effective(info.schema, configEdits) : {}), [info, configEdits]);
-  const trainerValues = useMemo(() => (info && trainerSchema ? trainerRaw({ methodInfo: info, trainerSchema, trainerShared, trainerOwn }) : {}), [info, trainerSchema, trainerShared, trainerOwn]);
+  const trainerValues = useMemo(
+    () => (info && trainerSchema ? trainerRaw({ methodInfo: info, trainerSchema, trainerShared, trainerOwn }) : {}),
+    [info, trainerSchema, trainerShared, trainerOwn],
+  );
   const tags = useMemo(() => Object.fromEntries(Object.keys(info?.trainerDefaults ?? {}).map((k) => [k, 'per method'])), [info]);
   const onConfig = useCallback((k: string, v: Raw) => setConfig(method, k, v), [setConfig, method]);
   const onShape = useCallback((k: string, v: Raw) => setShape(k === 'B' || k === 'T' || k === 'seed' ? k : 'seed', String(v)), [setShape]);
   const shapeValues = useMemo(() => ({ ...shape }), [shape]);
-  const preset = PRESETS.find((p) => p.id === presetId);
+  const presets = info?.presets ?? [];
+  const preset = presets.find((p) => p.id === presetId);
 
   if (status === 'error') return <section className="panel problem">Could not list the methods: {methodsError?.message}</section>;
-  if (!info || !trainerSchema || !draft) return <section className="panel" aria-busy="true">Loading methods…</section>;
+  if (!info || !trainerSchema || !draft)
+    return (
+      <section className="panel" aria-busy="true">
+        Loading methods…
+      </section>
+    );
   const notMain = Object.keys(trainerSchema).filter((k) => !MAIN_TRAINER.includes(k));
   // A reason the run cannot start that names fields (a batch too large for the device, a
   // setting the base cannot run) marks those fields with it, in the form's words.
-  const marks = estimate && !estimate.ok && estimate.error ? formWords(estimate.error.message, [...Object.keys(info.schema), ...Object.keys(trainerSchema)]) : undefined;
+  const marks =
+    estimate && !estimate.ok && estimate.error ? formWords(estimate.error.message, [...Object.keys(info.schema), ...Object.keys(trainerSchema)]) : undefined;
   const marked = (own: Record<string, string>, keys: readonly string[]) => {
     if (!marks?.fields.length) return own;
     const out = { ...own };
@@ -79,22 +88,32 @@ export function MethodPanel() {
       <h2 id="method-title" tabIndex={-1}>
         <span className="step-no">3</span> Method
       </h2>
-      <div className="presets" role="group" aria-label="Presets">
-        <span className="muted">Presets:</span>
-        {PRESETS.filter((p) => methods.some((m) => m.name === p.method)).map((p) => (
-          <button key={p.id} type="button" className={`secondary${p.id === presetId ? ' active' : ''}`} aria-pressed={p.id === presetId} onClick={() => applyPreset(p.id)}>
-            {p.title}
-          </button>
-        ))}
-      </div>
+      {presets.length > 0 && (
+        <div className="presets" role="group" aria-label={`Presets for ${method}`}>
+          <span className="muted">Presets for {method}:</span>
+          {presets.map((p) => (
+            <button
+              key={p.id}
+              type="button"
+              className={`secondary${p.id === presetId ? ' active' : ''}`}
+              aria-pressed={p.id === presetId}
+              onClick={() => applyPreset(p.id)}
+            >
+              {p.title}
+            </button>
+          ))}
+        </div>
+      )}
       {preset?.note && (
         <p className={preset.precisions && precision && !preset.precisions.includes(precision) ? 'warn' : 'muted'} data-testid="preset-note">
-          {precision && preset.precisions?.includes(precision)
-            ? `The model is loaded as ${precision}: ready for this preset.`
-            : <>
-                {preset.note}
-                {precision && preset.precisions && ` The model is loaded as ${precision} now.`}
-              </>}
+          {precision && preset.precisions?.includes(precision) ? (
+            `The model is loaded as ${precision}: ready for this preset.`
+          ) : (
+            <>
+              {preset.note}
+              {precision && preset.precisions && ` The model is loaded as ${precision} now.`}
+            </>
+          )}
         </p>
       )}
       <div className="method-grid">
@@ -121,7 +140,15 @@ export function MethodPanel() {
           <SchemaForm schema={trainerSchema} values={trainerValues} errors={trainerErrors} onChange={setTrainer} idPrefix="tr" hide={notMain} tags={tags} />
           <details>
             <summary>More trainer settings</summary>
-            <SchemaForm schema={trainerSchema} values={trainerValues} errors={trainerErrors} onChange={setTrainer} idPrefix="tr" hide={MAIN_TRAINER} tags={tags} />
+            <SchemaForm
+              schema={trainerSchema}
+              values={trainerValues}
+              errors={trainerErrors}
+              onChange={setTrainer}
+              idPrefix="tr"
+              hide={MAIN_TRAINER}
+              tags={tags}
+            />
           </details>
         </div>
       </div>
@@ -154,10 +181,21 @@ export function MemoryBar() {
   const state = !modelReady ? 'no-model' : draft?.problem ? 'invalid' : !estimate ? 'pending' : estimate.ok ? 'ok' : 'error';
   const total = estimate?.bytes.total ?? 0;
   return (
-    <div className={`memory-bar mb-${state}`} data-testid="memory-bar" data-state={state} data-total={total} data-fresh={fresh ? 'true' : 'false'} aria-live="polite">
+    <div
+      className={`memory-bar mb-${state}`}
+      data-testid="memory-bar"
+      data-state={state}
+      data-total={total}
+      data-fresh={fresh ? 'true' : 'false'}
+      aria-live="polite"
+    >
       <h3>Pre-flight memory estimate</h3>
       {state === 'no-model' && <p className="muted">Load a model (step 1) to see how much GPU memory this run needs.</p>}
-      {state === 'invalid' && <p className="problem" role="alert">Fix the settings first: {draft?.problem}</p>}
+      {state === 'invalid' && (
+        <p className="problem" role="alert">
+          Fix the settings first: {draft?.problem}
+        </p>
+      )}
       {estimate && state !== 'no-model' && state !== 'invalid' && (
         <>
           <div className="bar" role="img" aria-label={`estimated ${fmtBytes(total)} in total`}>

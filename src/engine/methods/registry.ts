@@ -2,12 +2,16 @@
 
 import { ConfigError, type Schema } from '../config/schema.ts';
 import { adapterConfig } from './peft-files.ts';
-import type { ExportFile, MethodDef } from './types.ts';
+import type { ExportFile, MethodDef, MethodPreset } from './types.ts';
 
 const methods = new Map<string, MethodDef>();
 
 export function registerMethod<S extends Schema>(def: MethodDef<S>): MethodDef<S> {
   if (methods.has(def.name) && methods.get(def.name) !== def) throw new Error(`method "${def.name}" is registered twice`);
+  for (const p of def.presets ?? []) {
+    const other = [...methods.values()].find((m) => m !== def && m.presets?.some((q) => q.id === p.id));
+    if (other) throw new Error(`method "${def.name}": preset id "${p.id}" is also one of "${other.name}"'s`);
+  }
   methods.set(def.name, def);
   return def;
 }
@@ -18,6 +22,11 @@ export function methodNames(): string[] {
 
 export function listMethods(): MethodDef[] {
   return methodNames().map((n) => getMethod(n));
+}
+
+/** Every registered method's presets, with the method each belongs to. */
+export function listPresets(): { method: MethodDef; preset: MethodPreset }[] {
+  return listMethods().flatMap((method) => (method.presets ?? []).map((preset) => ({ method, preset })));
 }
 
 export function getMethod(name: string): MethodDef {

@@ -134,6 +134,27 @@ export interface ScaleOutContext {
   approximate(why: string): void;
 }
 
+/** A starting point the method panel offers as a button (settings for this method's form),
+ *  and, with `compare`, a row of the learning comparison (`npm run bench:learning`, the
+ *  page's "Compare all methods") on the built-in model. Plain data: it crosses the worker. */
+export interface MethodPreset {
+  /** Unique among all methods' presets (the page remembers the chosen one by it). */
+  id: string;
+  /** The button's text ("QLoRA r=8 on attention"). */
+  title: string;
+  /** This method's settings; fields left out keep their defaults. */
+  config: Record<string, unknown>;
+  /** Base precisions it is meant for; the page says so beside the preset when the loaded
+   *  base is another. Absent: any. */
+  precisions?: readonly BasePrecision[];
+  /** Shown beside the preset: what it needs from elsewhere on the page. */
+  note?: string;
+  /** In the learning comparison, with the settings it runs with there (tuned for the built-in
+   *  model, so not applied by the button): the base precision (default: the first of
+   *  `precisions`, else f32) and the trainer's settings over the method's defaults. */
+  compare?: { precision?: BasePrecision; trainer?: Partial<TrainerConfig> };
+}
+
 export interface MethodDef<S extends Schema = Schema> {
   name: string;
   family: 'first-order' | 'zeroth-order';
@@ -142,6 +163,8 @@ export interface MethodDef<S extends Schema = Schema> {
   /** A paragraph: what it trains, what it costs, the paper. */
   help: string;
   schema: S;
+  /** Starting points for the method panel and the learning comparison (ids unique). */
+  presets?: readonly MethodPreset[];
   /** Trainer settings this method is usually run with (MeZO: SGD at a small lr). */
   trainerDefaults?: Partial<TrainerConfig>;
   /** Throws a ConfigError naming the flag when the config cannot work on this model/shape

@@ -10,25 +10,6 @@ import { SHAPE_FIELDS, toRaw, type Raw, type RawValues, type Shape } from './dra
 import { getEngine } from '../engine.ts';
 import type { Store } from './index.ts';
 
-export interface Preset {
-  id: string;
-  title: string;
-  method: string;
-  config: Record<string, unknown>;
-  /** Shown beside the preset: what it needs from elsewhere on the page. */
-  note?: string;
-  /** Base precisions it is meant for. */
-  precisions?: string[];
-}
-
-export const PRESETS: Preset[] = [
-  { id: 'qlora-attn', title: 'QLoRA r=8 on attention', method: 'lora', config: { rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] }, note: 'QLoRA needs a q4 (or nf4) base: pick it under Base precision in the Model panel and load the model again.', precisions: ['q4', 'nf4'] },
-  { id: 'lora-16', title: 'LoRA r=16 all-linear', method: 'lora', config: { rank: 16, alpha: 32, targets: ['all-linear'] } },
-  { id: 'shira-1', title: 'SHiRA 1 %', method: 'shira', config: { fraction: 0.01 }, note: 'SHiRA trains entries of f32 weights: it needs an f32 base.', precisions: ['f32'] },
-  { id: 'mezo', title: 'MeZO ε=1e-3', method: 'mezo', config: { eps: 1e-3, trainable: 'all' } },
-  { id: 'full', title: 'Full fine-tune', method: 'full', config: {}, note: 'Full fine-tuning trains the f32 weights: it needs an f32 base.', precisions: ['f32'] },
-];
-
 export interface MethodSlice {
   methodsStatus: 'none' | 'loading' | 'ready' | 'error';
   methods: MethodInfo[];
@@ -98,11 +79,12 @@ export const createMethodSlice: StateCreator<Store, [], [], MethodSlice> = (set,
   },
 
   applyPreset(id) {
-    const p = PRESETS.find((x) => x.id === id);
-    if (!p || !get().methods.some((m) => m.name === p.method)) return;
+    const m = get().methods.find((x) => x.presets.some((p) => p.id === id));
+    const p = m?.presets.find((x) => x.id === id);
+    if (!m || !p) return;
     const config: RawValues = {};
     for (const [k, v] of Object.entries(p.config)) config[k] = toRaw(v);
-    set((s) => ({ method: p.method, presetId: id, configEdits: { ...s.configEdits, [p.method]: config } }));
+    set((s) => ({ method: m.name, presetId: id, configEdits: { ...s.configEdits, [m.name]: config } }));
   },
 
   async runEstimate(req) {
@@ -113,7 +95,12 @@ export const createMethodSlice: StateCreator<Store, [], [], MethodSlice> = (set,
       const r = await getEngine().estimateRun(req);
       if (seq === estimateSeq) set({ estimate: r, estimateKey: key, estimating: false });
     } catch (e) {
-      if (seq === estimateSeq) set({ estimate: { bytes: { weights: 0, adapter: 0, gradients: 0, optimizer: 0, activations: 0, scratch: 0, total: 0 }, ok: false, error: errorInfo(e) }, estimateKey: key, estimating: false });
+      if (seq === estimateSeq)
+        set({
+          estimate: { bytes: { weights: 0, adapter: 0, gradients: 0, optimizer: 0, activations: 0, scratch: 0, total: 0 }, ok: false, error: errorInfo(e) },
+          estimateKey: key,
+          estimating: false,
+        });
     }
   },
 });

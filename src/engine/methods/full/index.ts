@@ -11,6 +11,7 @@ import { Optimizer, optimizerBytes, type TrainParam } from '../../optim/optimize
 import { FirstOrderState } from '../state.ts';
 import { exportWeights, importWeights, weightHostEdits } from '../weights.ts';
 import { label } from './label.ts';
+import { presets } from './presets.ts';
 import { scaleOut } from './recipe.ts';
 import { registerMethod } from '../registry.ts';
 import { ConfigError, type ConfigOf } from '../../config/schema.ts';
@@ -109,6 +110,7 @@ async function attach(model: CausalLM, cfg: FullConfig, opts: AttachOptions): Pr
 
 export const full: MethodDef<typeof FULL_SCHEMA> = registerMethod({
   name: 'full',
+  presets,
   format: { marker: 'model.safetensors', hostEdits: weightHostEdits },
   offers: () => ['merged', 'lora', 'recipe'],
   label,

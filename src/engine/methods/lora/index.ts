@@ -18,6 +18,7 @@ import { attachLora, checkLora, type LoraSet, type LoraShape } from './adapter.t
 import { DORA_ONEHOT_ROWS } from './dora.ts';
 import { readPeft, writePeft } from './peft.ts';
 import { label } from './label.ts';
+import { presets } from './presets.ts';
 import { scaleOut } from './recipe.ts';
 import { loraHostEdits } from './merge-host.ts';
 
@@ -105,6 +106,7 @@ async function withOptimizer(model: CausalLM, set: LoraSet, opts: AttachOptions)
 
 export const lora: MethodDef<typeof LORA_SCHEMA> = registerMethod({
   name: 'lora',
+  presets,
   format: { peftType: 'LORA', hostEdits: loraHostEdits },
   // llama.cpp and LoRA-Squeeze read plain LoRA; DoRA's magnitudes have no place there.
   offers: (cfg) => (cfg.dora ? ['merged', 'recipe'] : ['merged', 'gguf', 'squeeze', 'recipe']),

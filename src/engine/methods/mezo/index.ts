@@ -21,6 +21,7 @@ import { checkLora, type LoraSet, type LoraShape } from '../lora/adapter.ts';
 import { initLora, loraSize } from '../lora/index.ts';
 import { readPeft, writePeft } from '../lora/peft.ts';
 import { label } from './label.ts';
+import { presets } from './presets.ts';
 import { scaleOut } from './recipe.ts';
 
 export const MEZO_SCHEMA = {
@@ -117,6 +118,7 @@ function state(model: CausalLM, cfg: MezoConfig, opts: AttachOptions, lora: Lora
 
 export const mezo: MethodDef<typeof MEZO_SCHEMA> = registerMethod({
   name: 'mezo',
+  presets,
   // ZO-LoRA writes lora's PEFT LORA format, all weights full's model.safetensors.
   offers: (cfg) => (cfg.trainable === 'lora' ? ['merged', 'gguf', 'squeeze', 'recipe'] : ['merged', 'lora', 'recipe']),
   label,

@@ -50,6 +50,7 @@ import { blocksPerRow, f16ToF32, QBLOCK } from '../../quant/block.ts';
 import { meanLoss, sampleSeed } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
 import { label } from './label.ts';
+import { presets } from './presets.ts';
 import { scaleOut } from './recipe.ts';
 import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import { selectLinears } from '../targets.ts';
@@ -278,6 +279,7 @@ function layersOf(model: CausalLM, cfg: QzoConfig): Linear[] {
 
 export const qzo: MethodDef<typeof QZO_SCHEMA> = registerMethod({
   name: 'qzo',
+  presets,
   format: {
     marker: 'qzo_scales.safetensors',
     noMerge: 'a qzo run trains the block scales of the quantized base and has no f32 ΔW to fold in; load the base with the same --quant and import the scales',

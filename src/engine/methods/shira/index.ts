@@ -15,6 +15,7 @@ import { Optimizer, optimizerBytes } from '../../optim/optimizer.ts';
 import { FirstOrderState } from '../state.ts';
 import { registerMethod } from '../registry.ts';
 import { label } from './label.ts';
+import { presets } from './presets.ts';
 import { scaleOut } from './recipe.ts';
 import { shiraHostEdits } from './merge-host.ts';
 import { ConfigError, type ConfigOf } from '../../config/schema.ts';
@@ -139,6 +140,7 @@ function estimate(spec: ModelSpec, cfg: ShiraConfig, shape: RunShape, trainer: A
 
 export const shira: MethodDef<typeof SHIRA_SCHEMA> = registerMethod({
   name: 'shira',
+  presets,
   format: { peftType: 'SHIRA', hostEdits: shiraHostEdits },
   offers: () => ['merged', 'lora', 'recipe'],
   label,

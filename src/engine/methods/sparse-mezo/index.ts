@@ -32,6 +32,7 @@ import { parameterNames } from '../full/index.ts';
 import { spsaStep } from '../zeroth-order.ts';
 import { registerMethod } from '../registry.ts';
 import { label } from './label.ts';
+import { presets } from './presets.ts';
 import { scaleOut } from './recipe.ts';
 import { ConfigError, defaults, type ConfigOf } from '../../config/schema.ts';
 import type { AttachOptions, Batch, ExportFile, MethodDef, StepContext, StepResult, TrainedTensor, Trainable } from '../types.ts';
@@ -212,6 +213,7 @@ async function attach(model: CausalLM, cfg: SparseMezoConfig, opts: AttachOption
 
 export const sparseMezo: MethodDef<typeof SPARSE_MEZO_SCHEMA> = registerMethod({
   name: 'sparse-mezo',
+  presets,
   offers: () => ['merged', 'lora', 'recipe'],
   label,
   scaleOut,
